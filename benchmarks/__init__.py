@@ -1,0 +1,1 @@
+"""Reproducible measurements, each beside a baseline measured in the same run."""

@@ -1,0 +1,1 @@
+"""The dispatch service: rider streaming, the live store, orders and the optimizer."""

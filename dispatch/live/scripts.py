@@ -1,0 +1,136 @@
+"""The Lua scripts that keep the live store consistent: each runs atomically inside Redis.
+
+A rider is in exactly one cell hash, or in none once evicted: every script that
+moves a rider deletes its entry from the old cell and writes the new one in the
+same atomic step. Cell entries are `lat|lng|seen_ms|status|load` so a nearby query
+filters and ranks in one pass without touching the rider hashes.
+
+Keys touched but not passed in KEYS (a rider's old cell, riders found in the
+`seen` set) share the region's hash tag, so they live in the same cluster slot.
+"""
+
+from __future__ import annotations
+
+# KEYS: [seen, rider_1, cell_1, rider_2, cell_2, ...]
+# ARGV: [now_ms, rider_ttl_s, cell_prefix, then per rider (9 values):
+#        id, lat, lng, ts, seq, cell, extra, status_hint, conn]
+# Returns one integer per rider: 1 if the fix became the rider's position, 0 if it was
+# older than (or a duplicate of) the position already stored. `status_hint` (the status
+# the rider last declared on its connection) is used only when Redis has none, which is
+# how a Redis that restarted empty gets riders' statuses back with their next fix.
+APPLY_FIXES = """
+local now = ARGV[1]
+local ttl = tonumber(ARGV[2])
+local prefix = ARGV[3]
+local n = (#KEYS - 1) / 2
+local out = {}
+for i = 1, n do
+  local rk = KEYS[2 * i]
+  local ck = KEYS[2 * i + 1]
+  local a = 3 + (i - 1) * 9
+  local id, lat, lng = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+  local ts, seq, cell = tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5]), ARGV[a + 6]
+  local cur = redis.call('HMGET', rk, 'ts', 'pseq', 'cell', 'status', 'load', 'seq')
+  local cts = tonumber(cur[1]) or -1
+  local cpseq = tonumber(cur[2]) or -1
+  local cseq = tonumber(cur[6]) or -1
+  local maxseq = cseq
+  if seq > maxseq then maxseq = seq end
+  if ts > cts or (ts == cts and seq > cpseq) then
+    local status = cur[4] or ARGV[a + 8]
+    local load = cur[5] or '0'
+    local old = cur[3]
+    if old and old ~= '' and old ~= cell then redis.call('HDEL', prefix .. old, id) end
+    redis.call('HSET', ck, id, lat .. '|' .. lng .. '|' .. now .. '|' .. status .. '|' .. load)
+    redis.call('HSET', rk, 'lat', lat, 'lng', lng, 'ts', ARGV[a + 4], 'pseq', ARGV[a + 5],
+      'seq', maxseq, 'seen', now, 'cell', cell, 'x', ARGV[a + 7], 'status', status,
+      'load', load, 'conn', ARGV[a + 9])
+    redis.call('ZADD', KEYS[1], now, id)
+    redis.call('EXPIRE', rk, ttl)
+    out[i] = 1
+  else
+    redis.call('HSET', rk, 'seq', maxseq, 'conn', ARGV[a + 9])
+    out[i] = 0
+  end
+end
+return out
+"""
+
+# KEYS: [rider]   ARGV: [id, cell_prefix, field, value, (required_conn)]
+# Sets `status` or `load` and rewrites the rider's cell entry to match. With a fifth
+# argument, only does so while the rider's current connection id equals it (so a
+# late "offline after grace" from an old connection never overrides a new one).
+# Returns 1 if changed, 0 if the connection condition failed.
+SET_FIELD = """
+local rk = KEYS[1]
+local id, prefix, field, value = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+if ARGV[5] and redis.call('HGET', rk, 'conn') ~= ARGV[5] then return 0 end
+redis.call('HSET', rk, field, value)
+local cur = redis.call('HMGET', rk, 'cell', 'status', 'load')
+if cur[1] and cur[1] ~= '' then
+  local ck = prefix .. cur[1]
+  local entry = redis.call('HGET', ck, id)
+  if entry then
+    local lat, lng, seen = string.match(entry, '^([^|]*)|([^|]*)|([^|]*)|')
+    redis.call('HSET', ck, id, lat .. '|' .. lng .. '|' .. seen .. '|' ..
+      (cur[2] or 'offline') .. '|' .. (cur[3] or '0'))
+  end
+end
+return 1
+"""
+
+# KEYS: [seen]   ARGV: [cutoff_ms, limit, cell_prefix, rider_prefix]
+# Removes riders whose latest fix is older than the cutoff from their cell and from
+# `seen`, keeping their hash (last known position) until it expires. Returns the ids.
+EVICT_STALE = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0, ARGV[2])
+for _, id in ipairs(ids) do
+  local rk = ARGV[4] .. id
+  local cell = redis.call('HGET', rk, 'cell')
+  if cell and cell ~= '' then redis.call('HDEL', ARGV[3] .. cell, id) end
+  if redis.call('EXISTS', rk) == 1 then redis.call('HSET', rk, 'cell', '') end
+  redis.call('ZREM', KEYS[1], id)
+end
+return ids
+"""
+
+# KEYS: cell hashes to scan.
+# ARGV: [lat, lng, radius_m, k, fresh_after_ms, status ('' for any), max_load (-1 any)]
+# Returns up to k flat triples [id, distance_m, entry], nearest first (ties by id).
+NEARBY = """
+local rad = math.pi / 180
+local lat0, lng0 = tonumber(ARGV[1]) * rad, tonumber(ARGV[2]) * rad
+local radius, k, fresh = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local want, max_load = ARGV[6], tonumber(ARGV[7])
+local c0 = math.cos(lat0)
+local found = {}
+for _, key in ipairs(KEYS) do
+  local flat = redis.call('HGETALL', key)
+  for j = 1, #flat, 2 do
+    local entry = flat[j + 1]
+    local lat, lng, seen, status, load =
+      string.match(entry, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
+    if tonumber(seen) >= fresh and (want == '' or status == want)
+      and (max_load < 0 or tonumber(load) <= max_load) then
+      local p = tonumber(lat) * rad
+      local dp = (p - lat0) / 2
+      local dl = (tonumber(lng) * rad - lng0) / 2
+      local h = math.sin(dp) ^ 2 + c0 * math.cos(p) * math.sin(dl) ^ 2
+      if h > 1 then h = 1 end
+      local d = 12742017.6 * math.asin(math.sqrt(h))
+      if d <= radius then found[#found + 1] = {d, flat[j], entry} end
+    end
+  end
+end
+table.sort(found, function(a, b)
+  if a[1] == b[1] then return a[2] < b[2] end
+  return a[1] < b[1]
+end)
+local out = {}
+for i = 1, math.min(k, #found) do
+  out[#out + 1] = found[i][2]
+  out[#out + 1] = string.format('%.17g', found[i][1])
+  out[#out + 1] = found[i][3]
+end
+return out
+"""

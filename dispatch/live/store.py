@@ -1,0 +1,172 @@
+"""`LiveStore`: the async API over the live store's Redis keys and Lua scripts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from redis.asyncio import Redis
+
+from dispatch.live import scripts
+from dispatch.live.keys import REGIONS_KEY, RegionKeys
+from dispatch.live.models import NearbyRider, PositionWrite, RiderState, RiderStatus
+from geo.cells import cell_of, covered_radius_m, disk, ring, rings_for_radius
+
+FIRST_DISK_RINGS = 2
+
+
+def now_ms() -> int:
+    """Wall-clock time in epoch milliseconds, the store's time base."""
+    return time.time_ns() // 1_000_000
+
+
+class LiveStore:
+    """Riders' latest fix, status, load and freshness, indexed by H3 cell, per region."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        resolution: int = 9,
+        stale_after_s: float = 60.0,
+        rider_ttl_s: int = 86_400,
+    ) -> None:
+        self.redis = redis
+        self.resolution = resolution
+        self.stale_after_ms = int(stale_after_s * 1000)
+        self.rider_ttl_s = rider_ttl_s
+        self._apply = redis.register_script(scripts.APPLY_FIXES)
+        self._set_field = redis.register_script(scripts.SET_FIELD)
+        self._evict = redis.register_script(scripts.EVICT_STALE)
+        self._nearby = redis.register_script(scripts.NEARBY)
+
+    async def apply_positions(
+        self, region: str, writes: Sequence[PositionWrite], *, at_ms: int | None = None
+    ) -> list[bool]:
+        """Write each rider's newest fix in one atomic round trip; True where it moved the rider."""
+        keys = RegionKeys(region)
+        key_list: list[str] = [keys.seen]
+        args: list[str | int | float] = [at_ms or now_ms(), self.rider_ttl_s, keys.cell_prefix]
+        res = self.resolution
+        for w in writes:
+            cell = cell_of(w.lat, w.lng, res)
+            key_list.append(keys.rider(w.rider_id))
+            key_list.append(keys.cell(cell))
+            args.extend(
+                (w.rider_id, repr(w.lat), repr(w.lng), w.ts_ms, w.seq, cell, w.extra,
+                 w.status_hint, w.conn)
+            )
+        applied = await self._apply(keys=key_list, args=args)
+        return [bool(a) for a in applied]
+
+    async def attach(self, region: str, rider_id: str, conn: str) -> int:
+        """Record `conn` as the rider's live connection; return the highest sequence stored."""
+        rk = RegionKeys(region).rider(rider_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(rk, "conn", conn)
+            pipe.hget(rk, "seq")
+            pipe.sadd(REGIONS_KEY, region)
+            _, seq, _ = await pipe.execute()
+        return int(seq) if seq is not None else -1
+
+    async def set_status(
+        self, region: str, rider_id: str, status: RiderStatus, *, only_conn: str | None = None
+    ) -> bool:
+        """Set a rider's status (and its cell entry); with `only_conn`, only if still current."""
+        return await self._set(region, rider_id, "status", status.value, only_conn)
+
+    async def set_load(self, region: str, rider_id: str, load: int) -> None:
+        """Set how many orders a rider currently carries."""
+        await self._set(region, rider_id, "load", str(load), None)
+
+    async def _set(
+        self, region: str, rider_id: str, field: str, value: str, only_conn: str | None
+    ) -> bool:
+        keys = RegionKeys(region)
+        args = [rider_id, keys.cell_prefix, field, value]
+        if only_conn is not None:
+            args.append(only_conn)
+        return bool(await self._set_field(keys=[keys.rider(rider_id)], args=args))
+
+    async def get_rider(self, region: str, rider_id: str) -> RiderState | None:
+        """The stored state of one rider, or None if the store has never heard of it."""
+        raw = await self.redis.hgetall(RegionKeys(region).rider(rider_id))
+        if not raw:
+            return None
+        return RiderState(
+            rider_id=rider_id,
+            region=region,
+            lat=float(raw["lat"]) if "lat" in raw else None,
+            lng=float(raw["lng"]) if "lng" in raw else None,
+            ts_ms=int(raw["ts"]) if "ts" in raw else None,
+            last_seq=int(raw.get("seq", -1)),
+            status=raw.get("status", RiderStatus.OFFLINE.value),
+            load=int(raw.get("load", 0)),
+            last_seen_ms=int(raw["seen"]) if "seen" in raw else None,
+            cell=raw.get("cell") or None,
+        )
+
+    async def evict_stale(
+        self, region: str, *, at_ms: int | None = None, limit: int = 1000
+    ) -> list[str]:
+        """Remove riders silent for longer than `stale_after` from the index; return their ids."""
+        keys = RegionKeys(region)
+        cutoff = (at_ms or now_ms()) - self.stale_after_ms
+        evicted = await self._evict(
+            keys=[keys.seen], args=[cutoff, limit, keys.cell_prefix, keys.rider_prefix]
+        )
+        return [str(e) for e in evicted]
+
+    async def regions(self) -> list[str]:
+        """Every region that has had a rider connect since Redis started."""
+        return sorted(await self.redis.smembers(REGIONS_KEY))
+
+    async def nearby(
+        self,
+        region: str,
+        lat: float,
+        lng: float,
+        *,
+        radius_m: float,
+        k: int,
+        status: RiderStatus | None = RiderStatus.AVAILABLE,
+        max_load: int | None = None,
+        at_ms: int | None = None,
+    ) -> list[NearbyRider]:
+        """The `k` nearest fresh riders within `radius_m` of a point, nearest first.
+
+        Searches a disk of H3 cells around the point, widening ring by ring only
+        while the `k`-th result could still be beaten by a rider further out.
+        """
+        keys = RegionKeys(region)
+        origin = cell_of(lat, lng, self.resolution)
+        last_ring = rings_for_radius(origin, radius_m)
+        fresh_after = (at_ms or now_ms()) - self.stale_after_ms
+        args = [repr(lat), repr(lng), repr(float(radius_m)), k, fresh_after,
+                status.value if status else "", -1 if max_load is None else max_load]
+        done = min(FIRST_DISK_RINGS, last_ring)
+        found = self._parse(await self._nearby(
+            keys=[keys.cell(c) for c in disk(origin, done)], args=args
+        ))
+        while done < last_ring and not (
+            len(found) >= k and found[k - 1].distance_m <= covered_radius_m(origin, done)
+        ):
+            upto = min(last_ring, 2 * done + 1)
+            cells = [keys.cell(c) for r in range(done + 1, upto + 1) for c in ring(origin, r)]
+            found = sorted(
+                [*found, *self._parse(await self._nearby(keys=cells, args=args))],
+                key=lambda n: (n.distance_m, n.rider_id),
+            )[:k]
+            done = upto
+        return found
+
+    @staticmethod
+    def _parse(flat: list[str]) -> list[NearbyRider]:
+        out = []
+        for i in range(0, len(flat), 3):
+            lat, lng, seen, status, load = flat[i + 2].split("|")
+            out.append(NearbyRider(
+                rider_id=flat[i], lat=float(lat), lng=float(lng), distance_m=float(flat[i + 1]),
+                status=status, load=int(load), last_seen_ms=int(seen),
+            ))
+        return out

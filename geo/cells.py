@@ -1,0 +1,63 @@
+"""H3 (v4 API) helpers: the cell of a point, and disks of cells guaranteed to cover a radius.
+
+Nearby search takes the disk of grid distance `k` around the query's cell and
+needs to know how far from the query point that disk is *certainly* complete.
+`covered_radius_m` gives that bound from the local cell size, conservatively:
+hexagon rings are hexagons, so a cell at grid distance `k + 1` has its centre at
+least `(k + 1) * sqrt(3)/2 * spacing` from the origin's centre, where `spacing`
+(centre to centre of neighbours) is `sqrt(3) * edge`; a further 8% covers the
+distortion of H3's projection between neighbouring cells.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import h3
+
+_SQRT3 = math.sqrt(3.0)
+_DISTORTION_MARGIN = 0.92
+
+
+def cell_of(lat: float, lng: float, resolution: int) -> str:
+    """The H3 cell (hex string) containing a point."""
+    return str(h3.latlng_to_cell(lat, lng, resolution))
+
+
+@lru_cache(maxsize=65_536)
+def _edge_bounds_m(cell: str) -> tuple[float, float]:
+    """Shortest and longest edge in metres among a cell and its neighbours."""
+    lengths = [
+        h3.edge_length(edge, unit="m")
+        for neighbour in h3.grid_disk(cell, 1)
+        for edge in h3.origin_to_directed_edges(neighbour)
+    ]
+    return min(lengths), max(lengths)
+
+
+def covered_radius_m(cell: str, k: int) -> float:
+    """Distance from any point of `cell` within which every point lies in `grid_disk(cell, k)`."""
+    shortest, longest = _edge_bounds_m(cell)
+    nearest_outside_centre = (k + 1) * (_SQRT3 / 2) * (_SQRT3 * shortest) * _DISTORTION_MARGIN
+    # The query point and the outside point are each up to one circumradius from their centres.
+    return max(0.0, nearest_outside_centre - 2.0 * longest)
+
+
+def rings_for_radius(cell: str, radius_m: float) -> int:
+    """Smallest `k` whose `grid_disk(cell, k)` surely covers `radius_m` around any point of it."""
+    shortest, longest = _edge_bounds_m(cell)
+    per_ring = 1.5 * shortest * _DISTORTION_MARGIN
+    return max(0, math.ceil((radius_m + 2.0 * longest) / per_ring) - 1)
+
+
+def disk(cell: str, k: int) -> list[str]:
+    """All cells within grid distance `k` of `cell`, the cell itself first."""
+    cells = [str(c) for c in h3.grid_disk(cell, k)]
+    cells.remove(cell)
+    return [cell, *cells]
+
+
+def ring(cell: str, k: int) -> list[str]:
+    """The cells at exactly grid distance `k` of `cell`."""
+    return [str(c) for c in h3.grid_ring(cell, k)]

@@ -1,0 +1,1 @@
+"""Simulators: synthetic cities, real-day and benchmark-instance replays, live load tests."""
