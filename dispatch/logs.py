@@ -9,7 +9,9 @@ from typing import Any
 
 import orjson
 
-_RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+_RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message", "asctime", "color_message",
+}
 
 
 class JsonFormatter(logging.Formatter):

@@ -30,7 +30,8 @@ def haversine_many_m(
     p2 = np.radians(np.asarray(lats, dtype=np.float64))
     dl = np.radians(np.asarray(lngs, dtype=np.float64) - lng)
     a = np.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+    out: FloatArray = 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+    return out
 
 
 def haversine_pairs_m(
@@ -41,7 +42,8 @@ def haversine_pairs_m(
     p2 = np.radians(np.asarray(lats2, dtype=np.float64))
     dl = np.radians(np.asarray(lngs2, dtype=np.float64) - np.asarray(lngs1, dtype=np.float64))
     a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+    out: FloatArray = 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+    return out
 
 
 def valid_lat_lng(lat: float, lng: float) -> bool:

@@ -90,7 +90,9 @@ class LiveStore:
 
     async def get_rider(self, region: str, rider_id: str) -> RiderState | None:
         """The stored state of one rider, or None if the store has never heard of it."""
-        raw = await self.redis.hgetall(RegionKeys(region).rider(rider_id))
+        raw: dict[str, str] = await self.redis.hgetall(  # type: ignore[assignment]
+            RegionKeys(region).rider(rider_id)
+        )
         if not raw:
             return None
         return RiderState(
@@ -119,7 +121,8 @@ class LiveStore:
 
     async def regions(self) -> list[str]:
         """Every region that has had a rider connect since Redis started."""
-        return sorted(await self.redis.smembers(REGIONS_KEY))
+        members: set[str] = await self.redis.smembers(REGIONS_KEY)  # type: ignore[assignment]
+        return sorted(members)
 
     async def nearby(
         self,
@@ -142,7 +145,7 @@ class LiveStore:
         origin = cell_of(lat, lng, self.resolution)
         last_ring = rings_for_radius(origin, radius_m)
         fresh_after = (at_ms or now_ms()) - self.stale_after_ms
-        args = [repr(lat), repr(lng), repr(float(radius_m)), k, fresh_after,
+        args: list[str | int | float] = [repr(lat), repr(lng), repr(float(radius_m)), k, fresh_after,
                 status.value if status else "", -1 if max_load is None else max_load]
         done = min(FIRST_DISK_RINGS, last_ring)
         found = self._parse(await self._nearby(

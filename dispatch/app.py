@@ -1,0 +1,99 @@
+"""The application factory: builds the FastAPI app and owns its long-lived resources."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from dispatch.api_errors import install_error_handlers
+from dispatch.auth.tokens import TokenSigner, load_or_create_secret
+from dispatch.config import Settings, get_settings
+from dispatch.health import views as health_views
+from dispatch.live.store import LiveStore
+from dispatch.live.writer import PositionWriter
+from dispatch.metrics import Metrics
+from dispatch.redis_server import EmbeddedRedis
+from dispatch.riders import protocol
+from dispatch.riders import stream as rider_stream
+from dispatch.riders import views as rider_views
+from dispatch.riders.hub import RiderHub
+from dispatch.services import Services
+
+log = logging.getLogger(__name__)
+
+
+def _worker_id(settings: Settings) -> str:
+    return settings.worker_id or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}"
+
+
+async def _evict_loop(services: Services) -> None:
+    """Periodically drop riders that stopped reporting from every region's index."""
+    store = services.store
+    while True:
+        await asyncio.sleep(services.settings.evict_interval_s)
+        try:
+            for region in await store.regions():
+                evicted = await store.evict_stale(region)
+                services.metrics.evicted.inc(len(evicted))
+        except (RedisError, OSError) as exc:
+            log.warning("eviction pass failed", extra={"error": str(exc)})
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    embedded: EmbeddedRedis | None = None
+    url = settings.redis_url
+    if url is None:
+        embedded = await asyncio.to_thread(EmbeddedRedis(settings.redis_server_binary).start)
+        url = embedded.url
+        log.info("started embedded redis-server", extra={"pid": embedded.pid, "url": url})
+    redis = Redis.from_url(
+        url, decode_responses=True, socket_timeout=settings.redis_timeout_s,
+        socket_connect_timeout=settings.redis_timeout_s, max_connections=64,
+    )
+    store = LiveStore(redis, resolution=settings.h3_resolution,
+                      stale_after_s=settings.stale_after_s, rider_ttl_s=settings.rider_key_ttl_s)
+    services = Services(
+        settings=settings, redis=redis, store=store,
+        writer=PositionWriter(store, max_batch=settings.max_write_batch),
+        hub=RiderHub(worker_id=_worker_id(settings)), metrics=Metrics(),
+        signer=TokenSigner(load_or_create_secret(settings.secret_key, settings.data_dir),
+                           ttl_s=settings.token_ttl_s),
+    )
+    app.state.services = services
+    evictor = asyncio.create_task(_evict_loop(services))
+    try:
+        yield
+    finally:
+        evictor.cancel()
+        await services.hub.close_all(protocol.CLOSE_GOING_AWAY, "server shutting down")
+        await services.writer.drain()
+        await redis.aclose()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A configured app; resources are created when it starts (its lifespan)."""
+    app = FastAPI(
+        title="dispatch",
+        summary="Real-time rider dispatch and geospatial matching for same-city delivery",
+        version="0.1.0",
+        lifespan=_lifespan,
+    )
+    app.state.settings = settings or get_settings()
+    install_error_handlers(app)
+    app.include_router(health_views.router)
+    app.include_router(rider_views.router)
+    app.include_router(rider_stream.router)
+    return app

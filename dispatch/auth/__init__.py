@@ -1,0 +1,1 @@
+"""Authentication: signing keys and short-lived access tokens."""

@@ -1,0 +1,81 @@
+"""The `dispatch` command line: `serve` runs the service, `token` mints access tokens."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+
+from dispatch.auth.tokens import ROLES, TokenSigner, load_or_create_secret
+from dispatch.config import Settings, get_settings
+from dispatch.logs import configure_logging
+
+
+def uvicorn_config(settings: Settings, *, host: str, port: int) -> uvicorn.Config:
+    """The uvicorn configuration that enforces the rider stream's transport limits."""
+    from dispatch.app import create_app  # noqa: PLC0415  (keep `dispatch token` light)
+
+    return uvicorn.Config(
+        create_app(settings),
+        host=host,
+        port=port,
+        loop="uvloop" if sys.platform != "win32" else "asyncio",
+        http="httptools",
+        ws="websockets-sansio",
+        ws_max_size=settings.max_frame_bytes,
+        ws_max_queue=8,
+        ws_ping_interval=settings.ping_interval_s,
+        ws_ping_timeout=settings.ping_timeout_s,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    uvicorn.Server(uvicorn_config(settings, host=args.host or settings.host,
+                                  port=args.port if args.port is not None else settings.port)).run()
+    return 0
+
+
+def _token(args: argparse.Namespace, settings: Settings) -> int:
+    signer = TokenSigner(load_or_create_secret(settings.secret_key, settings.data_dir),
+                         ttl_s=settings.token_ttl_s)
+    if args.role == "rider" and not args.region:
+        print("a rider token needs --region", file=sys.stderr)
+        return 2
+    print(signer.mint(args.subject, args.role, region=args.region, ttl_s=args.ttl))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every verb."""
+    parser = argparse.ArgumentParser(prog="dispatch", description=__doc__)
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    serve = verbs.add_parser("serve", help="run the service (embedded Redis unless configured)")
+    serve.add_argument("--host", default=None, help="bind address (DISPATCH_HOST)")
+    serve.add_argument("--port", type=int, default=None, help="port (DISPATCH_PORT)")
+    serve.set_defaults(run=_serve)
+    token = verbs.add_parser("token", help="mint an access token signed with the service's key")
+    token.add_argument("--role", choices=sorted(ROLES), required=True)
+    token.add_argument("--subject", required=True, help="the user or rider id")
+    token.add_argument("--region", default=None, help="the rider's region (riders only)")
+    token.add_argument("--ttl", type=int, default=None, help="lifetime in seconds")
+    token.set_defaults(run=_token)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `dispatch` command."""
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    code: int = args.run(args, settings)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

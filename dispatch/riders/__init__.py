@@ -1,0 +1,1 @@
+"""Riders' location stream: the websocket protocol, per-connection sessions and the HTTP queries."""

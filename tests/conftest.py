@@ -1,0 +1,65 @@
+"""Shared fixtures: a private redis-server for the session, a fresh database per test,
+and the service running under uvicorn on a free port."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from redis.asyncio import Redis
+
+from dispatch.config import Settings
+from dispatch.redis_server import EmbeddedRedis, RedisServerError
+from tests.support.server import RunningService, run_service
+
+TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256"
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[EmbeddedRedis]:
+    """A redis-server of our own for the whole session, on a private unix socket."""
+    try:
+        server = EmbeddedRedis().start()
+    except RedisServerError as exc:
+        if os.environ.get("DISPATCH_REQUIRE_REDIS"):
+            pytest.fail(f"DISPATCH_REQUIRE_REDIS is set but no redis-server could start: {exc}")
+        pytest.skip(f"REDIS-BACKED TESTS SKIPPED: no redis-server could start: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest_asyncio.fixture
+async def redis(redis_server: EmbeddedRedis) -> AsyncIterator[Redis]:
+    """An async client on the session's server, flushed before the test."""
+    client = Redis.from_url(redis_server.url, decode_responses=True)
+    await client.flushall()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def make_settings(redis_server: EmbeddedRedis, tmp_path: Path) -> Callable[..., Settings]:
+    """Settings pointing at the test redis-server and a temporary data dir."""
+
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "redis_url": redis_server.url, "data_dir": tmp_path, "secret_key": TEST_SECRET,
+            "log_format": "text",
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    return make
+
+
+@pytest_asyncio.fixture
+async def service(
+    redis: Redis, make_settings: Callable[..., Settings]
+) -> AsyncIterator[RunningService]:
+    """The service with default settings, running on a free port."""
+    async with run_service(make_settings()) as running:
+        yield running
