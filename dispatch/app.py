@@ -11,13 +11,13 @@ import socket
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from dispatch.api_errors import install_error_handlers
 from dispatch.auth.tokens import TokenSigner, load_or_create_secret
 from dispatch.config import Settings, get_settings
 from dispatch.health import views as health_views
+from dispatch.live.client import connect_redis
 from dispatch.live.store import LiveStore
 from dispatch.live.writer import PositionWriter
 from dispatch.metrics import Metrics
@@ -57,10 +57,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         embedded = await asyncio.to_thread(EmbeddedRedis(settings.redis_server_binary).start)
         url = embedded.url
         log.info("started embedded redis-server", extra={"pid": embedded.pid, "url": url})
-    redis = Redis.from_url(
-        url, decode_responses=True, socket_timeout=settings.redis_timeout_s,
-        socket_connect_timeout=settings.redis_timeout_s, max_connections=64,
-    )
+    redis = connect_redis(url, timeout_s=settings.redis_timeout_s)
     store = LiveStore(redis, resolution=settings.h3_resolution,
                       stale_after_s=settings.stale_after_s, rider_ttl_s=settings.rider_key_ttl_s)
     services = Services(

@@ -145,8 +145,10 @@ class LiveStore:
         origin = cell_of(lat, lng, self.resolution)
         last_ring = rings_for_radius(origin, radius_m)
         fresh_after = (at_ms or now_ms()) - self.stale_after_ms
-        args: list[str | int | float] = [repr(lat), repr(lng), repr(float(radius_m)), k, fresh_after,
-                status.value if status else "", -1 if max_load is None else max_load]
+        args: list[str | int | float] = [
+            repr(lat), repr(lng), repr(float(radius_m)), k, fresh_after,
+            status.value if status else "", -1 if max_load is None else max_load,
+        ]
         done = min(FIRST_DISK_RINGS, last_ring)
         found = self._parse(await self._nearby(
             keys=[keys.cell(c) for c in disk(origin, done)], args=args

@@ -1,0 +1,26 @@
+"""The Redis client the service uses: timeouts on every call, one retry across a reconnect."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+
+def connect_redis(url: str, *, timeout_s: float, max_connections: int = 64) -> Redis:
+    """A client for `url`; commands that hit a dropped connection are retried twice.
+
+    Every script and command the live store sends is idempotent (older and duplicate
+    fixes are ignored), so a retry after a reconnect can never apply anything twice.
+    """
+    return Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        max_connections=max_connections,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.02), retries=2),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError, ConnectionResetError],
+    )

@@ -1,0 +1,139 @@
+"""The live store against a real redis-server: one cell per rider, ordering, eviction."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import defaultdict
+
+import pytest
+from redis.asyncio import Redis
+
+from dispatch.live.keys import RegionKeys
+from dispatch.live.models import PositionWrite, RiderStatus
+from dispatch.live.store import LiveStore, now_ms
+from geo.cells import cell_of
+
+pytestmark = pytest.mark.asyncio
+
+BERLIN = (52.52, 13.405)
+
+
+def write(rider: str, lat: float, lng: float, ts: int, seq: int, status: str = "available",
+          region: str = "city") -> PositionWrite:
+    return PositionWrite(region=region, rider_id=rider, lat=lat, lng=lng, ts_ms=ts, seq=seq,
+                         extra="", status_hint=status, conn="test:1")
+
+
+async def cells_by_rider(redis: Redis, region: str = "city") -> dict[str, list[str]]:
+    """Every cell hash each rider appears in, read straight from Redis."""
+    prefix = RegionKeys(region).cell_prefix
+    found: dict[str, list[str]] = defaultdict(list)
+    async for key in redis.scan_iter(match=prefix + "*", count=1000):
+        for rider in await redis.hkeys(key):
+            found[rider].append(key.removeprefix(prefix))
+    return found
+
+
+async def test_a_fix_puts_the_rider_in_the_cell_of_its_position(redis: Redis) -> None:
+    store = LiveStore(redis)
+    assert await store.apply_positions("city", [write("r1", *BERLIN, 1000, 1)]) == [True]
+    assert await cells_by_rider(redis) == {"r1": [cell_of(*BERLIN, 9)]}
+    state = await store.get_rider("city", "r1")
+    assert state is not None and state.status == "available" and state.cell == cell_of(*BERLIN, 9)
+
+
+async def test_moving_between_cells_leaves_exactly_one_entry(redis: Redis) -> None:
+    store = LiveStore(redis)
+    await store.apply_positions("city", [write("r1", *BERLIN, 1000, 1)])
+    await store.apply_positions("city", [write("r1", 52.60, 13.50, 2000, 2)])
+    assert await cells_by_rider(redis) == {"r1": [cell_of(52.60, 13.50, 9)]}
+
+
+async def test_older_and_duplicate_fixes_do_not_move_the_rider(redis: Redis) -> None:
+    store = LiveStore(redis)
+    assert await store.apply_positions("city", [write("r1", 52.6, 13.5, 2000, 5)]) == [True]
+    assert await store.apply_positions("city", [write("r1", *BERLIN, 1000, 4)]) == [False]
+    assert await store.apply_positions("city", [write("r1", *BERLIN, 2000, 5)]) == [False]
+    assert await store.apply_positions("city", [write("r1", *BERLIN, 1500, 9)]) == [False]
+    state = await store.get_rider("city", "r1")
+    assert state is not None and (state.lat, state.ts_ms, state.last_seq) == (52.6, 2000, 9)
+
+
+async def test_the_one_cell_invariant_holds_under_concurrent_updates(redis: Redis) -> None:
+    """Many writers, status changes and evictions racing: every rider in one cell, its own."""
+    store = LiveStore(redis, stale_after_s=0.05)
+    rng = random.Random(7)
+    riders = [f"r{i}" for i in range(60)]
+
+    async def mover(worker: int) -> None:
+        for step in range(40):
+            batch = [write(r, 52.4 + rng.random() * 0.3, 13.2 + rng.random() * 0.4,
+                           now_ms() + step, worker * 1000 + step)
+                     for r in rng.sample(riders, 15)]
+            await store.apply_positions("city", batch)
+
+    async def churn() -> None:
+        for _ in range(60):
+            await store.set_status("city", rng.choice(riders), rng.choice(list(RiderStatus)))
+            await store.evict_stale("city", at_ms=now_ms() + rng.choice([0, 100]))
+
+    await asyncio.gather(*(mover(w) for w in range(6)), churn())
+    placed = await cells_by_rider(redis)
+    for rider, cells in placed.items():
+        state = await store.get_rider("city", rider)
+        assert state is not None
+        assert cells == [state.cell], f"{rider} in {cells}, state says {state.cell}"
+        assert state.cell == cell_of(state.lat, state.lng, 9)
+    seen = set(await redis.zrange(RegionKeys("city").seen, 0, -1))
+    assert seen == set(placed)
+
+
+async def test_stale_riders_are_not_offered_and_are_evicted(redis: Redis) -> None:
+    store = LiveStore(redis, stale_after_s=30)
+    now = now_ms()
+    await store.apply_positions("city", [write("old", *BERLIN, now - 60_000, 1)],
+                                at_ms=now - 60_000)
+    await store.apply_positions("city", [write("new", 52.5201, 13.4051, now, 1)], at_ms=now)
+    found = await store.nearby("city", *BERLIN, radius_m=1000, k=10, at_ms=now)
+    assert [r.rider_id for r in found] == ["new"]
+    assert await store.evict_stale("city", at_ms=now) == ["old"]
+    assert set(await cells_by_rider(redis)) == {"new"}
+    state = await store.get_rider("city", "old")
+    assert state is not None and state.cell is None and state.lat == BERLIN[0]
+    # Its next fix brings it back.
+    await store.apply_positions("city", [write("old", *BERLIN, now + 1, 2)], at_ms=now)
+    assert set(await cells_by_rider(redis)) == {"new", "old"}
+
+
+async def test_status_and_load_filter_nearby_results(redis: Redis) -> None:
+    store = LiveStore(redis)
+    await store.apply_positions("city", [write("a", *BERLIN, 1, 1), write("b", 52.5202, 13.4052,
+                                                                          1, 1)], at_ms=now_ms())
+    await store.set_status("city", "b", RiderStatus.ON_BREAK)
+    await store.set_load("city", "a", 2)
+    near = await store.nearby("city", *BERLIN, radius_m=500, k=5)
+    assert [r.rider_id for r in near] == ["a"] and near[0].load == 2
+    assert [r.rider_id for r in await store.nearby(
+        "city", *BERLIN, radius_m=500, k=5, max_load=1)] == []
+    anyone = await store.nearby("city", *BERLIN, radius_m=500, k=5, status=None)
+    assert {r.rider_id: r.status for r in anyone} == {"a": "available", "b": "on_break"}
+
+
+async def test_offline_after_grace_only_applies_to_the_connection_that_dropped(
+    redis: Redis,
+) -> None:
+    store = LiveStore(redis)
+    await store.attach("city", "r1", "w1:1")
+    await store.set_status("city", "r1", RiderStatus.AVAILABLE)
+    await store.attach("city", "r1", "w2:7")  # reconnected on another worker
+    assert not await store.set_status("city", "r1", RiderStatus.OFFLINE, only_conn="w1:1")
+    assert (await store.get_rider("city", "r1")).status == "available"  # type: ignore[union-attr]
+    assert await store.set_status("city", "r1", RiderStatus.OFFLINE, only_conn="w2:7")
+
+
+async def test_regions_are_isolated(redis: Redis) -> None:
+    store = LiveStore(redis)
+    await store.apply_positions("north", [write("r1", *BERLIN, 1, 1, region="north")])
+    assert await store.nearby("south", *BERLIN, radius_m=1000, k=5) == []
+    assert len(await store.nearby("north", *BERLIN, radius_m=1000, k=5)) == 1
