@@ -23,8 +23,8 @@ from dispatch.live.writer import PositionWriter
 from dispatch.metrics import Metrics
 from dispatch.redis_server import EmbeddedRedis
 from dispatch.riders import protocol
-from dispatch.riders import stream as rider_stream
 from dispatch.riders import views as rider_views
+from dispatch.riders.gateway import RiderStreamGateway
 from dispatch.riders.hub import RiderHub
 from dispatch.services import Services
 
@@ -92,5 +92,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health_views.router)
     app.include_router(rider_views.router)
-    app.include_router(rider_stream.router)
+    app.add_middleware(RiderStreamGateway)
     return app

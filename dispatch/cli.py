@@ -26,6 +26,7 @@ def uvicorn_config(settings: Settings, *, host: str, port: int) -> uvicorn.Confi
         ws="websockets-sansio",
         ws_max_size=settings.max_frame_bytes,
         ws_max_queue=8,
+        ws_per_message_deflate=False,  # frames are tiny JSON: compressing costs more than it saves
         ws_ping_interval=settings.ping_interval_s,
         ws_ping_timeout=settings.ping_timeout_s,
         log_config=None,

@@ -7,6 +7,7 @@ protocol's behaviour lives here and the endpoint only moves bytes.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,8 +30,14 @@ class SessionLimits:
     max_fixes_per_batch: int
 
 
+_HANDLERS = {"fix": "_on_fix", "fixes": "_on_fixes", "status": "_on_status", "ping": "_on_ping"}
+
+
 class RiderSession:
     """Validates and applies one rider's frames; `close_code` is set when it must be closed."""
+
+    __slots__ = ("_started", "close_code", "conn_id", "guard", "limits", "metrics", "region",
+                 "rider_id", "status", "store", "writer")
 
     def __init__(
         self,
@@ -55,10 +62,6 @@ class RiderSession:
         self.status = RiderStatus.OFFLINE
         self.close_code: int | None = None
         self._started = 0.0
-        self._handlers = {
-            "fix": self._on_fix, "fixes": self._on_fixes,
-            "status": self._on_status, "ping": self._on_ping,
-        }
 
     async def handle(self, data: str | bytes) -> list[bytes]:
         """Process one frame; return the frames to send back, in order."""
@@ -71,9 +74,10 @@ class RiderSession:
             ))]
         try:
             obj = p.decode_frame(data)
-            handler = self._handlers.get(obj["type"])
-            if handler is None:
+            name = _HANDLERS.get(obj["type"])
+            if name is None:
                 raise p.ProtocolError(f"unknown frame type {obj['type']!r}", field="type")
+            handler: Callable[[dict[str, Any]], Awaitable[list[bytes]]] = getattr(self, name)
             return await handler(obj)
         except DispatchError as err:
             return [self._error(err)]

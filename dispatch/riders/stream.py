@@ -1,29 +1,29 @@
-"""The rider location websocket endpoint: authenticate, then feed frames to a `RiderSession`."""
+"""The rider location websocket: authenticate with a `hello` frame, then feed a `RiderSession`.
+
+Served as plain ASGI by `dispatch.riders.gateway`, below FastAPI's routing, to keep
+each connection small and each frame cheap. The protocol is in docs/rider-stream.md.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, WebSocket
 from redis.exceptions import RedisError
-from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from dispatch.errors import DispatchError, NotAuthenticated
 from dispatch.live.models import RiderStatus
 from dispatch.live.store import now_ms
 from dispatch.riders import protocol as p
+from dispatch.riders.channel import Disconnected, WsChannel
 from dispatch.riders.hub import Connection
 from dispatch.riders.ratelimit import FloodGuard, TokenBucket
 from dispatch.riders.session import RiderSession, SessionLimits
-
-if TYPE_CHECKING:
-    from dispatch.services import Services
+from dispatch.services import Services
 
 log = logging.getLogger(__name__)
-router = APIRouter()
+
+STREAM_PATH = "/v1/riders/stream"
 
 
 class StreamClosed(Exception):
@@ -35,17 +35,14 @@ class StreamClosed(Exception):
         self.reason = reason
 
 
-async def _hello(websocket: WebSocket, services: Services) -> tuple[str, str]:
+async def _hello(channel: WsChannel, services: Services) -> tuple[str, str]:
     """Wait for the `hello` frame and verify its token; return (rider_id, region)."""
-    timeout = services.settings.auth_timeout_s
     try:
-        message = await asyncio.wait_for(websocket.receive(), timeout)
+        data = await asyncio.wait_for(channel.receive(), services.settings.auth_timeout_s)
     except TimeoutError:
         raise StreamClosed(p.CLOSE_AUTH_TIMEOUT, "no hello frame in time") from None
-    if message["type"] == "websocket.disconnect":
-        raise WebSocketDisconnect(message.get("code", 1000))
     try:
-        obj = p.decode_frame(message.get("text") or message.get("bytes") or b"")
+        obj = p.decode_frame(data)
         if obj["type"] != "hello" or not isinstance(obj.get("token"), str):
             raise NotAuthenticated("the first frame must be hello with a token")
         principal = services.signer.verify(obj["token"])
@@ -56,34 +53,31 @@ async def _hello(websocket: WebSocket, services: Services) -> tuple[str, str]:
     return principal.subject, principal.region
 
 
-async def _close(websocket: WebSocket, services: Services, code: int, reason: str) -> None:
-    services.metrics.stream_closes.labels(str(code)).inc()
-    if websocket.application_state == WebSocketState.CONNECTED:
-        with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
-            await websocket.close(code, reason)  # may fail if the peer is already gone
+async def _close(channel: WsChannel, services: Services, code: int, reason: str) -> None:
+    if not channel.closed:
+        services.metrics.stream_closes.labels(str(code)).inc()
+    await channel.close(code, reason)
 
 
-@router.websocket("/v1/riders/stream")
-async def rider_stream(websocket: WebSocket) -> None:
-    """Riders' location stream; the protocol is documented in docs/rider-stream.md."""
-    services: Services = websocket.app.state.services
-    await websocket.accept()
+async def serve_rider_stream(channel: WsChannel, services: Services) -> None:
+    """Run one rider connection from handshake to close."""
     try:
-        rider_id, region = await _hello(websocket, services)
+        await channel.accept()
+        rider_id, region = await _hello(channel, services)
     except StreamClosed as closed:
-        await _close(websocket, services, closed.code, closed.reason)
+        await _close(channel, services, closed.code, closed.reason)
         return
-    except WebSocketDisconnect:
+    except Disconnected:
         return
-    await _serve(websocket, services, rider_id, region)
+    await _serve(channel, services, rider_id, region)
 
 
-async def _serve(websocket: WebSocket, services: Services, rider_id: str, region: str) -> None:
+async def _serve(channel: WsChannel, services: Services, rider_id: str, region: str) -> None:
     settings = services.settings
     hub = services.hub
     connection = Connection(
         rider_id=rider_id, region=region, conn_id=hub.new_conn_id(),
-        close=lambda code, reason: _close(websocket, services, code, reason),
+        close=lambda code, reason: _close(channel, services, code, reason),
     )
     previous = hub.attach(connection)
     if previous is not None:
@@ -92,22 +86,21 @@ async def _serve(websocket: WebSocket, services: Services, rider_id: str, region
     try:
         last_seq = await services.store.attach(region, rider_id, connection.conn_id)
         session = _session(services, connection)
-        await websocket.send_text(p.frame(
+        await channel.send(p.frame(
             "welcome", rider_id=rider_id, region=region, conn=connection.conn_id,
             last_seq=last_seq, server_ts=now_ms(),
             limits={"max_fixes_per_batch": settings.max_fixes_per_batch,
                     "max_frame_bytes": settings.max_frame_bytes,
                     "frames_per_s": settings.rate_frames_per_s,
                     "burst_frames": settings.rate_burst_frames},
-        ).decode())
-        await _pump(websocket, session)
-        if session.close_code is not None:
-            await _close(websocket, services, session.close_code, "rate limit exceeded")
-    except (WebSocketDisconnect, RuntimeError, OSError):
-        pass  # the peer went away mid-send
-    except RedisError as exc:
+        ))
+        await _pump(channel, session)
+        await _close(channel, services, p.CLOSE_POLICY, "rate limit exceeded")
+    except Disconnected:
+        pass  # the rider went away; the grace timer below decides when it is offline
+    except (RedisError, OSError) as exc:
         log.warning("rider stream lost the store", extra={"rider": rider_id, "error": str(exc)})
-        await _close(websocket, services, p.CLOSE_INTERNAL, "store unavailable; reconnect")
+        await _close(channel, services, p.CLOSE_INTERNAL, "store unavailable; reconnect")
     finally:
         services.metrics.riders_connected.dec()
         hub.detach(connection, settings.offline_grace_s, lambda: services.store.set_status(
@@ -130,14 +123,10 @@ def _session(services: Services, connection: Connection) -> RiderSession:
     )
 
 
-async def _pump(websocket: WebSocket, session: RiderSession) -> None:
+async def _pump(channel: WsChannel, session: RiderSession) -> None:
     """Receive frames and send replies until the peer leaves or the session must close."""
-    receive = websocket.receive
-    send = websocket.send_text
+    receive = channel.receive
+    send = channel.send
     while session.close_code is None:
-        message = await receive()
-        if message["type"] == "websocket.disconnect":
-            return
-        data = message.get("text")
-        for reply in await session.handle(data if data is not None else message.get("bytes", b"")):
-            await send(reply.decode())
+        for reply in await session.handle(await receive()):
+            await send(reply)
