@@ -16,17 +16,26 @@ from redis.exceptions import RedisError
 from dispatch.api_errors import install_error_handlers
 from dispatch.auth.tokens import TokenSigner, load_or_create_secret
 from dispatch.config import Settings, get_settings
+from dispatch.db.engine import create_engine, session_factory
+from dispatch.db.migrate import migrate
 from dispatch.health import views as health_views
 from dispatch.live.client import connect_redis
 from dispatch.live.store import LiveStore
 from dispatch.live.writer import PositionWriter
 from dispatch.metrics import Metrics
+from dispatch.orders import views as order_views
+from dispatch.orders.areas import load_areas
+from dispatch.outbox.relay import RelayParams, run_relay
+from dispatch.payments import views as payment_views
+from dispatch.payments.provider import SandboxProvider
 from dispatch.redis_server import EmbeddedRedis
 from dispatch.riders import protocol
 from dispatch.riders import views as rider_views
 from dispatch.riders.gateway import RiderStreamGateway
 from dispatch.riders.hub import RiderHub
 from dispatch.services import Services
+from dispatch.users import views as user_views
+from dispatch.users.passwords import Passwords
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +67,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = embedded.url
         log.info("started embedded redis-server", extra={"pid": embedded.pid, "url": url})
     redis = connect_redis(url, timeout_s=settings.redis_timeout_s)
+    engine = create_engine(settings)
+    if settings.migrate_on_start:
+        await migrate(engine, schema=settings.database_schema)
     store = LiveStore(redis, resolution=settings.h3_resolution,
                       stale_after_s=settings.stale_after_s, rider_ttl_s=settings.rider_key_ttl_s)
     services = Services(
@@ -66,16 +78,29 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         hub=RiderHub(worker_id=_worker_id(settings)), metrics=Metrics(),
         signer=TokenSigner(load_or_create_secret(settings.secret_key, settings.data_dir),
                            ttl_s=settings.token_ttl_s),
+        engine=engine, db=session_factory(engine),
+        passwords=Passwords(time_cost=settings.password_time_cost,
+                            memory_kib=settings.password_memory_kib),
+        payments=SandboxProvider(), areas=load_areas(settings),
     )
     app.state.services = services
     evictor = asyncio.create_task(_evict_loop(services))
+    relay = asyncio.create_task(run_relay(RelayParams(
+        db=services.db, redis=redis, provider=services.payments, stream=settings.outbox_stream,
+        batch=settings.outbox_batch, maxlen=settings.outbox_stream_maxlen,
+        poll_s=settings.outbox_poll_s))) if settings.outbox_relay else None
     try:
         yield
     finally:
         evictor.cancel()
+        if relay is not None:
+            relay.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await relay
         await services.hub.close_all(protocol.CLOSE_GOING_AWAY, "server shutting down")
         await services.writer.drain()
         await redis.aclose()
+        await engine.dispose()
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
 
@@ -92,5 +117,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health_views.router)
     app.include_router(rider_views.router)
+    app.include_router(user_views.router)
+    app.include_router(order_views.router)
+    app.include_router(payment_views.router)
     app.add_middleware(RiderStreamGateway)
     return app

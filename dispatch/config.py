@@ -51,6 +51,37 @@ class Settings(BaseSettings):
     rate_burst_frames: float = Field(60.0, ge=1)
     rate_max_violations: int = Field(20, ge=1)
 
+    # Database: unset means "an SQLite file in data_dir"; else a postgresql:// or sqlite:// URL.
+    database_url: str | None = None
+    database_schema: str | None = None  # PostgreSQL only: use this schema (created if missing)
+    database_pool_size: int = Field(10, ge=1)
+    database_timeout_s: float = Field(5.0, gt=0)
+    migrate_on_start: bool = True
+
+    # Accounts: argon2id cost (lower only in tests) and refresh-token lifetime.
+    password_time_cost: int = Field(2, ge=1)
+    password_memory_kib: int = Field(19_456, ge=8)
+    refresh_token_ttl_s: int = Field(30 * 86_400, gt=0)
+    # Riders on the stream must have an active rider account in their token's region.
+    rider_accounts_required: bool = True
+
+    # Orders: where we deliver, and how long idempotency keys live.
+    service_areas_path: Path | None = None  # GeoJSON; unset means the built-in "city" area
+    idempotency_ttl_s: int = Field(86_400, ge=86_400)
+    idempotency_lock_s: float = Field(30.0, gt=0)
+    order_page_max: int = Field(100, ge=1)
+
+    # Outbox relay to the Redis stream of events.
+    outbox_relay: bool = True
+    outbox_stream: str = "dispatch:events"
+    outbox_poll_s: float = Field(0.2, gt=0)
+    outbox_batch: int = Field(500, ge=1)
+    outbox_stream_maxlen: int = Field(1_000_000, ge=1000)
+
+    # Payments: webhook secrets, comma-separated (several during rotation), and tolerance.
+    payment_webhook_secrets: str = ""
+    payment_webhook_tolerance_s: int = Field(300, gt=0)
+
     # Nearby queries.
     nearby_max_radius_m: float = Field(20_000.0, gt=0)
     nearby_max_k: int = Field(200, ge=1)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dispatch.auth.tokens import Principal
 from dispatch.errors import Forbidden, NotAuthenticated
@@ -44,3 +45,16 @@ def require_operator(principal: PrincipalDep) -> Principal:
 
 
 OperatorDep = Annotated[Principal, Depends(require_operator)]
+
+
+def get_db(services: ServicesDep) -> async_sessionmaker[AsyncSession]:
+    """The session factory of the app's database."""
+    return services.db
+
+
+DbDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_db)]
+
+IdempotencyKeyDep = Annotated[str | None, Header(
+    alias="Idempotency-Key", min_length=1, max_length=255,
+    description="Makes the request safe to retry: the first response is stored and replayed",
+)]

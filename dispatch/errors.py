@@ -70,3 +70,101 @@ class Unavailable(DispatchError):
 
     code = "service.unavailable"
     status_code = 503
+
+
+class InvalidCredentials(NotAuthenticated):
+    """Wrong email or password, or an unknown, expired or revoked refresh token."""
+
+    code = "auth.invalid_credentials"
+
+
+class AccountInactive(Forbidden):
+    """The account exists but is disabled."""
+
+    code = "user.inactive"
+
+
+class EmailTaken(Conflict):
+    """An account with this email already exists."""
+
+    code = "user.email_taken"
+
+
+class OrderNotFound(NotFound):
+    """No such order, or not one the caller may see."""
+
+    code = "order.not_found"
+
+
+class IllegalTransition(Conflict):
+    """The order (or payment) is not in a state that allows this; `state` says which it is in."""
+
+    code = "order.illegal_transition"
+
+
+class OutsideServiceArea(ValidationFailed):
+    """A pickup or drop-off point lies outside every service area."""
+
+    code = "order.outside_service_area"
+
+
+class UnknownMerchant(ValidationFailed):
+    """The order names no active merchant account."""
+
+    code = "order.unknown_merchant"
+
+
+class AlreadyOffered(Conflict):
+    """The order already has a live offer or an assignment."""
+
+    code = "order.already_offered"
+
+
+class RiderOverCapacity(Conflict):
+    """The rider already carries as many orders as allowed."""
+
+    code = "rider.over_capacity"
+
+
+class IdempotencyInFlight(Conflict):
+    """A request with this Idempotency-Key is still being processed; retry later."""
+
+    code = "idempotency.in_flight"
+
+
+class IdempotencyKeyReused(ValidationFailed):
+    """This Idempotency-Key was first used with a different request body."""
+
+    code = "idempotency.key_reused"
+
+
+class PaymentDeclined(DispatchError):
+    """The payment provider declined the authorisation."""
+
+    code = "payment.declined"
+    status_code = 402
+
+
+class PaymentNotFound(NotFound):
+    """The order has no payment."""
+
+    code = "payment.not_found"
+
+
+class RefundExceedsCaptured(Conflict):
+    """A refund would return more than was captured."""
+
+    code = "payment.refund_exceeds_captured"
+
+
+class ProviderUnavailable(Unavailable):
+    """The payment provider could not be reached; the call is safe to retry."""
+
+    code = "payment.provider_unavailable"
+
+
+class InvalidSignature(DispatchError):
+    """A webhook whose signature is missing, wrong or outside the time tolerance."""
+
+    code = "webhook.invalid_signature"
+    status_code = 400

@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from dispatch.config import Settings
 from dispatch.redis_server import EmbeddedRedis, RedisServerError
+from tests.support import database
 from tests.support.server import RunningService, run_service
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256"
@@ -41,14 +42,41 @@ async def redis(redis_server: EmbeddedRedis) -> AsyncIterator[Redis]:
     await client.aclose()
 
 
+def _postgres_unavailable(reason: str) -> None:
+    if os.environ.get("DISPATCH_REQUIRE_POSTGRES"):
+        pytest.fail(f"DISPATCH_REQUIRE_POSTGRES is set but PostgreSQL is unreachable: {reason}")
+    pytest.skip(f"POSTGRESQL TESTS SKIPPED: no PostgreSQL at {database.postgres_url()}: {reason}")
+
+
+@pytest_asyncio.fixture
+async def database_settings(request: pytest.FixtureRequest) -> AsyncIterator[dict[str, Any]]:
+    """The database part of a test's settings: a fresh schema on PostgreSQL when the suite
+    runs there (DISPATCH_TEST_DATABASE_URL) or the test is marked `postgres`; else a fresh
+    SQLite file in the test's data dir."""
+    url = database.suite_database_url()
+    if url is None and request.node.get_closest_marker("postgres") is not None:
+        url = database.postgres_url()
+    if url is None:
+        yield {"database_url": None}
+        return
+    if (reason := await database.reachable(url)) is not None:
+        _postgres_unavailable(reason)
+    schema = database.new_schema_name()
+    yield {"database_url": url, "database_schema": schema}
+    await database.drop_schema(url, schema)
+
+
 @pytest.fixture
-def make_settings(redis_server: EmbeddedRedis, tmp_path: Path) -> Callable[..., Settings]:
-    """Settings pointing at the test redis-server and a temporary data dir."""
+def make_settings(
+    redis_server: EmbeddedRedis, tmp_path: Path, database_settings: dict[str, Any]
+) -> Callable[..., Settings]:
+    """Settings pointing at the test redis-server, a fresh database and a temporary data dir."""
 
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "redis_url": redis_server.url, "data_dir": tmp_path, "secret_key": TEST_SECRET,
-            "log_format": "text",
+            "log_format": "text", "password_time_cost": 1, "password_memory_kib": 64,
+            "rider_accounts_required": False, **database_settings,
         }
         values.update(overrides)
         return Settings(**values)

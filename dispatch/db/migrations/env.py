@@ -1,0 +1,13 @@
+"""Alembic environment: migrations always run on a connection the service hands in."""
+
+from __future__ import annotations
+
+from alembic import context
+
+connection = context.config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError("run migrations through `dispatch migrate` (dispatch.db.migrate)")
+
+context.configure(connection=connection, render_as_batch=connection.dialect.name == "sqlite")
+with context.begin_transaction():
+    context.run_migrations()

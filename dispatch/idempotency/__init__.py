@@ -1,0 +1,1 @@
+"""Idempotency keys, Stripe-style: scoped to caller and endpoint, first response replayed."""

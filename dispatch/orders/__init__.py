@@ -1,0 +1,1 @@
+"""Orders: creation (idempotent), reads, the state machine, offers and assignment."""

@@ -1,0 +1,102 @@
+"""Committing offers from the optimizer, and expiring offers nobody answered.
+
+`record_offers` is the optimizer's way in: a batch of offers is committed atomically or not
+at all; no order is offered twice and no rider is given more than `rider_capacity` orders
+(live offers plus orders assigned or picked up).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from dispatch.db.base import dialect_of, new_id, utcnow
+from dispatch.errors import AlreadyOffered, OrderNotFound, RiderOverCapacity, ValidationFailed
+from dispatch.orders.lifecycle import move
+from dispatch.orders.models import OfferIn, OfferRow, OrderRow
+from dispatch.orders.states import OrderState, check_transition
+from dispatch.users.models import UserRow
+
+Db = async_sessionmaker[AsyncSession]
+S = OrderState
+CARRYING = (S.ASSIGNED.value, S.PICKED_UP.value)
+
+
+async def _load(session: AsyncSession, batch: list[OfferIn]) -> dict[str, OrderRow]:
+    ids = sorted({offer.order_id for offer in batch})
+    if len(ids) != len(batch):
+        raise AlreadyOffered("an order appears twice in the batch")
+    orders = {row.id: row for row in (await session.execute(select(OrderRow).where(
+        OrderRow.id.in_(ids)).order_by(OrderRow.id).with_for_update())).scalars()}
+    for order_id in ids:
+        if order_id not in orders:
+            raise OrderNotFound(f"no order {order_id}")
+        check_transition(order_id, orders[order_id].state, S.OFFERED)
+    return orders
+
+
+async def _check_riders(session: AsyncSession, batch: list[OfferIn], capacity: int) -> None:
+    riders = sorted({offer.rider_id for offer in batch})
+    if dialect_of(session) == "postgresql":  # serialise batches touching the same rider
+        for rider in riders:
+            await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
+                                  {"k": f"rider:{rider}"})
+    known = set((await session.execute(select(UserRow.id).where(
+        UserRow.id.in_(riders), UserRow.role == "rider", UserRow.active))).scalars())
+    if unknown := [rider for rider in riders if rider not in known]:
+        raise ValidationFailed(f"no active rider {unknown[0]}", field="rider_id")
+    load: Counter[str] = Counter()
+    for rider, n in (await session.execute(select(OfferRow.rider_id, func.count()).where(
+            OfferRow.rider_id.in_(riders), OfferRow.state == "pending"
+    ).group_by(OfferRow.rider_id))).all():
+        load[rider] += n
+    for carrier, n in (await session.execute(select(OrderRow.rider_id, func.count()).where(
+            OrderRow.rider_id.in_(riders), OrderRow.state.in_(CARRYING)
+    ).group_by(OrderRow.rider_id))).all():
+        load[str(carrier)] += n
+    load.update(offer.rider_id for offer in batch)
+    for rider in riders:
+        if load[rider] > capacity:
+            raise RiderOverCapacity(f"rider {rider} would carry {load[rider]} orders",
+                                    rider_id=rider, capacity=capacity)
+
+
+async def record_offers(*, db: Db, batch: list[OfferIn], rider_capacity: int) -> list[OfferRow]:
+    """Offer each order to its rider, all or nothing."""
+    now = utcnow()
+    async with db.begin() as session:
+        orders = await _load(session, batch)
+        await _check_riders(session, batch, rider_capacity)
+        rows = [OfferRow(id=new_id("off"), order_id=offer.order_id, rider_id=offer.rider_id,
+                         state="pending", created_at=now,
+                         expires_at=now + dt.timedelta(seconds=offer.expires_in_s))
+                for offer in batch]
+        session.add_all(rows)
+        for offer in batch:
+            await move(session, orders[offer.order_id], S.OFFERED, rider_offered=offer.rider_id)
+    return rows
+
+
+async def expire_offers(*, db: Db, now: dt.datetime | None = None) -> int:
+    """Return orders whose offer timed out to the pool; how many."""
+    async with db.begin() as session:
+        offers = list((await session.execute(select(OfferRow).where(
+            OfferRow.state == "pending", OfferRow.expires_at <= (now or utcnow())
+        ).limit(500).with_for_update(skip_locked=True))).scalars())
+        for offer in offers:
+            offer.state = "expired"
+            order = await session.get(OrderRow, offer.order_id, with_for_update=True)
+            if order is not None and order.state == S.OFFERED:
+                await move(session, order, S.PENDING_DISPATCH, reason="offer_expired")
+    return len(offers)
+
+
+async def get_live_offer(*, db: Db, order_id: str) -> OfferRow | None:
+    """The order's pending or accepted offer, if any."""
+    async with db() as session:
+        return (await session.execute(select(OfferRow).where(
+            OfferRow.order_id == order_id, OfferRow.state.in_(("pending", "accepted"))
+        ))).scalar_one_or_none()

@@ -1,0 +1,1 @@
+"""Payments: a provider interface, a sandbox provider, and the payment of each order."""

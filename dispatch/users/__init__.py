@@ -1,0 +1,1 @@
+"""Accounts: registration, login with argon2id-hashed passwords, access and refresh tokens."""
