@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     # Database: unset means "an SQLite file in data_dir"; else a postgresql:// or sqlite:// URL.
     database_url: str | None = None
     database_schema: str | None = None  # PostgreSQL only: use this schema (created if missing)
-    database_pool_size: int = Field(10, ge=1)
+    database_pool_size: int = Field(20, ge=1)
     database_timeout_s: float = Field(5.0, gt=0)
     migrate_on_start: bool = True
 

@@ -53,7 +53,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         connect_args["server_settings"] = {"search_path": schema}
     return create_async_engine(
         url, connect_args=connect_args, pool_size=settings.database_pool_size,
-        max_overflow=settings.database_pool_size, pool_timeout=settings.database_timeout_s,
+        max_overflow=settings.database_pool_size // 2, pool_timeout=settings.database_timeout_s,
         pool_pre_ping=False,
     )
 

@@ -118,10 +118,11 @@ async def _write_order(session: AsyncSession, *, order_id: str, payment_id: str,
         "state": PaymentState.AUTHORISED if result.ok else PaymentState.DECLINED,
         "amount_minor": data.amount_minor, "captured_minor": 0, "refunded_minor": 0,
         "currency": data.currency, "created_at": now, "updated_at": now}])
-    events = [event("order", order_id, "order.created", region=region, state="created")]
-    events += [event("order", order_id, f"order.{s.value}", region=region, state=s.value)
-               for s in states]
-    await session.execute(table(OutboxRow).insert(), events)
+    # One event for the moves made while creating: its `path` lists every state passed.
+    await session.execute(table(OutboxRow).insert(), [event(
+        "order", order_id, f"order.{states[-1].value}", region=region, state=states[-1].value,
+        path=["created", *(s.value for s in states)], customer_id=customer_id,
+        merchant_id=data.merchant_id)])
     if result.ok:
         return StoredResponse(201, order_out(order).model_dump_json())
     declined = PaymentDeclined("the payment was declined", order_id=order_id,

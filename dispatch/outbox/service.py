@@ -37,8 +37,6 @@ async def relay_once(*, db: Db, redis: Redis, stream: str, batch: int, maxlen: i
             for row in rows:
                 pipe.xadd(stream, stream_fields(row),  # type: ignore[arg-type]
                           maxlen=maxlen, approximate=True)
-                pipe.publish(f"{row.aggregate}:{row.aggregate_id}", orjson.dumps(
-                    {"event": row.event, **row.payload}))
             await pipe.execute()
         await session.execute(update(OutboxRow).where(OutboxRow.id.in_([r.id for r in rows]))
                               .values(published_at=utcnow()))

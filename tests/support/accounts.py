@@ -44,9 +44,10 @@ async def register(client: httpx.AsyncClient, role: str = "customer",
                    token=tokens["access_token"], refresh=tokens["refresh_token"])
 
 
-def order_body(merchant_id: str, amount_minor: int = 2350, **overrides: Any) -> dict[str, Any]:
-    """A valid create-order body inside the default service area."""
-    now = dt.datetime.now(dt.UTC)
+def order_body(merchant_id: str, amount_minor: int = 2350, now: dt.datetime | None = None,
+               **overrides: Any) -> dict[str, Any]:
+    """A valid create-order body inside the default service area (times relative to `now`)."""
+    now = now or dt.datetime.now(dt.UTC)
     body: dict[str, Any] = {
         "merchant_id": merchant_id,
         "pickup": {"lat": 52.52, "lng": 13.405},

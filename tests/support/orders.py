@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ class World:
     merchant: Account
     rider: Account
     operator: dict[str, str]
+    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
     async def create(self, amount_minor: int = 2350, key: str | None = None,
                      **overrides: Any) -> httpx.Response:
@@ -28,7 +30,8 @@ class World:
             headers["Idempotency-Key"] = key
         merchant_id = overrides.pop("merchant_id", self.merchant.id)
         return await self.client.post("/v1/orders", headers=headers,
-                                      json=order_body(merchant_id, amount_minor, **overrides))
+                                      json=order_body(merchant_id, amount_minor, self.now,
+                                                      **overrides))
 
     async def order(self, amount_minor: int = 2350) -> str:
         response = await self.create(amount_minor)

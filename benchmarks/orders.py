@@ -1,0 +1,201 @@
+"""Create-order throughput and p99 through the HTTP API on PostgreSQL, beside a bare INSERT.
+
+Starts API worker processes (stateless, as behind a load balancer) on a fresh PostgreSQL
+schema, registers a customer and a merchant, then keeps `--concurrency` keep-alive
+connections creating orders (each with its own Idempotency-Key) for `--seconds`. In the same
+run it measures a bare parameterised INSERT of the same order rows through asyncpg at the
+same concurrency. The last line is one JSON object.
+
+    python -m benchmarks.orders [--quick] [--workers 2] [--database-url postgresql://...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import os
+import secrets
+import time
+from typing import Any
+
+import asyncpg
+import orjson
+
+from benchmarks._support import emit, pct, service_process
+from dispatch.redis_server import EmbeddedRedis
+
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+class Http:
+    """A minimal HTTP/1.1 keep-alive client, so the load generator costs little CPU."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, body: bytes,
+                      headers: dict[str, str]) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        assert self.reader is not None
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.writer.write(
+            f"{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n{head}\r\n".encode() + body)
+        raw = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(raw[9:12])
+        length = 0
+        for line in raw.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        return status, await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def order_json(merchant_id: str, i: int) -> bytes:
+    now = dt.datetime.now(dt.UTC)
+    return orjson.dumps({
+        "merchant_id": merchant_id,
+        "pickup": {"lat": 52.52 + (i % 100) * 1e-4, "lng": 13.405},
+        "dropoff": {"lat": 52.51, "lng": 13.39 + (i % 100) * 1e-4},
+        "items": [{"name": "noodles", "quantity": 2}, {"name": "tea", "quantity": 1}],
+        "amount_minor": 2350 + i % 1000 * 10, "currency": "EUR",
+        "ready_at": (now + dt.timedelta(minutes=10)).isoformat(),
+        "promised_at": (now + dt.timedelta(minutes=40)).isoformat(),
+    })
+
+
+async def setup_accounts(port: int) -> tuple[str, str]:
+    """Register a customer and a merchant; (customer token, merchant id)."""
+    http = Http(port)
+    ids = {}
+    tag = secrets.token_hex(4)
+    for role in ("customer", "merchant"):
+        body = orjson.dumps({"email": f"{role}-{tag}@bench.io", "password": "bench-password",
+                             "role": role})
+        status, reply = await http.request("POST", "/v1/auth/register", body, {})
+        assert status == 201, reply
+        ids[role] = orjson.loads(reply)["id"]
+    status, reply = await http.request("POST", "/v1/auth/login", orjson.dumps(
+        {"email": f"customer-{tag}@bench.io", "password": "bench-password"}), {})
+    http.close()
+    return orjson.loads(reply)["access_token"], ids["merchant"]
+
+
+async def api_load(ports: list[int], token: str, merchant_id: str, concurrency: int,
+                   seconds: float) -> tuple[float, list[float], int]:
+    """(orders per second, latencies in ms, errors) of creating orders for `seconds`."""
+    run = secrets.token_hex(3)
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker(k: int) -> None:
+        nonlocal errors
+        http = Http(ports[k % len(ports)])
+        i = 0
+        while time.perf_counter() < deadline:
+            body = order_json(merchant_id, k * 1_000_000 + i)
+            headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": f"{run}-{k}-{i}"}
+            start = time.perf_counter()
+            status, _ = await http.request("POST", "/v1/orders", body, headers)
+            latencies.append((time.perf_counter() - start) * 1000)
+            errors += status != 201
+            i += 1
+        http.close()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker(k) for k in range(concurrency)))
+    elapsed = time.perf_counter() - start
+    return len(latencies) / elapsed, latencies, errors
+
+
+BARE = """INSERT INTO bare_orders (id, customer_id, merchant_id, region, state, pickup_lat,
+pickup_lng, dropoff_lat, dropoff_lng, items, amount_minor, currency, ready_at, promised_at,
+rider_id, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,
+$16,$17)"""
+
+
+async def bare_insert(url: str, schema: str, concurrency: int, seconds: float) -> float:
+    """Rows per second of single-row parameterised INSERTs (autocommit) into a copy of orders."""
+    pool = await asyncpg.create_pool(url, min_size=concurrency, max_size=concurrency,
+                                     server_settings={"search_path": schema})
+    assert pool is not None
+    await pool.execute("CREATE TABLE bare_orders (LIKE orders INCLUDING ALL)")
+    count = 0
+    deadline = time.perf_counter() + seconds
+    now = dt.datetime.now(dt.UTC)
+
+    async def worker() -> None:
+        nonlocal count
+        async with pool.acquire() as conn:
+            statement = await conn.prepare(BARE)
+            while time.perf_counter() < deadline:
+                await statement.fetch(
+                    f"ord_{secrets.token_hex(12)}", "usr_c", "usr_m", "city", "pending_dispatch",
+                    52.52, 13.405, 52.51, 13.39, '[{"name": "noodles", "quantity": 2}]', 2350,
+                    "EUR", now, now, None, now, now)
+                count += 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - start
+    await pool.close()
+    return count / elapsed
+
+
+async def drop_schema(url: str, schema: str) -> None:
+    conn = await asyncpg.connect(url)
+    await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    await conn.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a short run (under a minute)")
+    parser.add_argument("--seconds", type=float, default=None)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2, help="API worker processes")
+    parser.add_argument("--database-url", default=os.environ.get(
+        "DISPATCH_TEST_DATABASE_URL", DEFAULT_PG))
+    args = parser.parse_args()
+    seconds = args.seconds or (8.0 if args.quick else 30.0)
+    schema = f"bench_{secrets.token_hex(4)}"
+    redis = EmbeddedRedis().start()
+    env = {"DISPATCH_DATABASE_URL": args.database_url, "DISPATCH_DATABASE_SCHEMA": schema,
+           "DISPATCH_REDIS_URL": redis.url, "DISPATCH_DATA_DIR": f"/tmp/{schema}",
+           "DISPATCH_SECRET_KEY": secrets.token_urlsafe(48),
+           "DISPATCH_PASSWORD_TIME_COST": "1", "DISPATCH_PASSWORD_MEMORY_KIB": "1024"}
+    figures: dict[str, Any] = {"benchmark": "orders", "database": "postgresql",
+                               "workers": args.workers, "concurrency": args.concurrency,
+                               "seconds": seconds}
+    try:
+        with contextlib.ExitStack() as stack:
+            ports = [stack.enter_context(service_process(env, core=None))[0]
+                     for _ in range(args.workers)]
+            token, merchant = asyncio.run(setup_accounts(ports[0]))
+            asyncio.run(api_load(ports, token, merchant, args.concurrency, 1.0))  # warm up
+            rate, latencies, errors = asyncio.run(
+                api_load(ports, token, merchant, args.concurrency, seconds))
+        bare = asyncio.run(bare_insert(args.database_url, schema, args.concurrency, seconds / 2))
+    finally:
+        asyncio.run(drop_schema(args.database_url, schema))
+        redis.stop()
+    figures.update({
+        "orders_per_s": round(rate, 1), "p50_ms": round(pct(latencies, 50), 2),
+        "p99_ms": round(pct(latencies, 99), 2), "errors": errors,
+        "bare_insert_per_s": round(bare, 1), "ratio_to_bare": round(rate / bare, 3),
+        "cpus": os.cpu_count(),
+    })
+    emit(figures)
+
+
+if __name__ == "__main__":
+    main()
