@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -26,7 +27,15 @@ import uvloop
 from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
 
-from benchmarks._support import emit, pct, pin_to_core, raise_fd_limit, rss_kb, service_process
+from benchmarks._support import (
+    cpu_seconds,
+    emit,
+    pct,
+    pin_to_core,
+    raise_fd_limit,
+    rss_kb,
+    service_process,
+)
 from dispatch.auth.tokens import TokenSigner
 from dispatch.redis_server import EmbeddedRedis
 
@@ -153,7 +162,8 @@ async def raw_redis(url: str, records: int, riders: int) -> float:
         await client.aclose()
 
 
-async def run(plan: Plan, port: int, pid: int, redis_url: str) -> dict[str, object]:
+async def run(plan: Plan, port: int, pid: int, redis_url: str, redis_pid: int
+              ) -> dict[str, object]:
     signer = TokenSigner(SECRET)
     url = f"ws://127.0.0.1:{port}/v1/riders/stream"
     rss_before = rss_kb(pid)
@@ -162,8 +172,23 @@ async def run(plan: Plan, port: int, pid: int, redis_url: str) -> dict[str, obje
     connect_s = time.perf_counter() - t0
     await asyncio.sleep(1.0)
     rss_after = rss_kb(pid)
+    pids = {"server": pid, "client": os.getpid(), "redis": redis_pid}
+    busy: dict[str, float] = {}
+
+    def cpu_now() -> dict[str, float]:
+        return {"wall": time.perf_counter(), **{k: cpu_seconds(v) for k, v in pids.items()}}
+
+    def record(phase: str, before: dict[str, float], after: dict[str, float]) -> None:
+        wall = after["wall"] - before["wall"]
+        for key in pids:
+            busy[f"{key}_cpu_{phase}"] = round((after[key] - before[key]) / wall, 2)
+
+    start = cpu_now()
     batched = await throughput(riders[:plan.batched_riders], plan.seconds, plan.batch_size)
+    middle = cpu_now()
     single = await throughput(riders[:plan.single_riders], plan.seconds, 1)
+    record("batched", start, middle)
+    record("single", middle, cpu_now())
     latencies = await paced(riders, plan.latency_seconds)
     records = int(max(batched, 50_000) * 3)
     raw = await raw_redis(redis_url, records, plan.riders)
@@ -182,6 +207,7 @@ async def run(plan: Plan, port: int, pid: int, redis_url: str) -> dict[str, obje
         "raw_redis_fixes_per_s": round(raw),
         "batched_vs_raw_redis": round(batched / raw, 2),
         "single_vs_raw_redis": round(single / raw, 2),
+        **busy,
     }
 
 
@@ -203,7 +229,7 @@ def main() -> None:
                "DISPATCH_RATE_FRAMES_PER_S": "100000", "DISPATCH_RATE_BURST_FRAMES": "100000",
                "DISPATCH_STALE_AFTER_S": "600"}
         with service_process(env, core=0) as (port, pid):
-            figures = uvloop.run(run(plan, port, pid, redis_server.url))
+            figures = uvloop.run(run(plan, port, pid, redis_server.url, redis_server.pid))
     for key, value in figures.items():
         print(f"{key:>24}: {value}")
     emit(figures)

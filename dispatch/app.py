@@ -31,7 +31,6 @@ from dispatch.payments.provider import SandboxProvider
 from dispatch.redis_server import EmbeddedRedis
 from dispatch.riders import protocol
 from dispatch.riders import views as rider_views
-from dispatch.riders.gateway import RiderStreamGateway
 from dispatch.riders.hub import RiderHub
 from dispatch.services import Services
 from dispatch.users import views as user_views
@@ -97,7 +96,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             relay.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await relay
-        await services.hub.close_all(protocol.CLOSE_GOING_AWAY, "server shutting down")
+        services.hub.close_all(protocol.CLOSE_GOING_AWAY, "server shutting down")
         await services.writer.drain()
         await redis.aclose()
         await engine.dispose()
@@ -120,5 +119,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(user_views.router)
     app.include_router(order_views.router)
     app.include_router(payment_views.router)
-    app.add_middleware(RiderStreamGateway)
     return app

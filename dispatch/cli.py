@@ -16,6 +16,7 @@ from dispatch.logs import configure_logging
 def uvicorn_config(settings: Settings, *, host: str, port: int) -> uvicorn.Config:
     """The uvicorn configuration that enforces the rider stream's transport limits."""
     from dispatch.app import create_app  # noqa: PLC0415  (keep `dispatch token` light)
+    from dispatch.riders.fastpath import RiderStreamProtocol  # noqa: PLC0415
 
     return uvicorn.Config(
         create_app(settings),
@@ -23,7 +24,7 @@ def uvicorn_config(settings: Settings, *, host: str, port: int) -> uvicorn.Confi
         port=port,
         loop="uvloop" if sys.platform != "win32" else "asyncio",
         http="httptools",
-        ws="websockets-sansio",
+        ws=RiderStreamProtocol,  # serves the rider stream; other paths go to uvicorn's own
         ws_max_size=settings.max_frame_bytes,
         ws_max_queue=8,
         ws_per_message_deflate=False,  # frames are tiny JSON: compressing costs more than it saves

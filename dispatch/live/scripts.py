@@ -5,15 +5,19 @@ moves a rider deletes its entry from the old cell and writes the new one in the
 same atomic step. Cell entries are `lat|lng|seen_ms|status|load` so a nearby query
 filters and ranks in one pass without touching the rider hashes.
 
-Keys touched but not passed in KEYS (a rider's old cell, riders found in the
-`seen` set) share the region's hash tag, so they live in the same cluster slot.
+Keys touched but not passed in KEYS (riders' hashes and cells, built from the
+region's prefixes) share the region's hash tag, so they live in the same cluster
+slot as the declared key: every script stays within one slot.
 """
 
 from __future__ import annotations
 
-# KEYS: [seen, rider_1, cell_1, rider_2, cell_2, ...]
-# ARGV: [now_ms, rider_ttl_s, cell_prefix, then per rider (9 values):
-#        id, lat, lng, ts, seq, cell, extra, status_hint, conn]
+# KEYS: [seen]
+# ARGV: [now_ms, rider_ttl_s, rider_prefix, cell_prefix, then two values per rider:
+#        id, "lat|lng|ts|seq|cell|status_hint|conn|extra"]
+# (Packing each rider's fields into one string keeps the client's encoding cost per
+# fix low; rider and cell keys are built here from the region's prefixes, so they
+# share the region's hash tag and slot with `seen`.)
 # Returns one integer per rider: 1 if the fix became the rider's position, 0 if it was
 # older than (or a duplicate of) the position already stored. `status_hint` (the status
 # the rider last declared on its connection) is used only when Redis has none, which is
@@ -21,15 +25,14 @@ from __future__ import annotations
 APPLY_FIXES = """
 local now = ARGV[1]
 local ttl = tonumber(ARGV[2])
-local prefix = ARGV[3]
-local n = (#KEYS - 1) / 2
+local rprefix, cprefix = ARGV[3], ARGV[4]
 local out = {}
-for i = 1, n do
-  local rk = KEYS[2 * i]
-  local ck = KEYS[2 * i + 1]
-  local a = 3 + (i - 1) * 9
-  local id, lat, lng = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
-  local ts, seq, cell = tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5]), ARGV[a + 6]
+for i = 5, #ARGV, 2 do
+  local id = ARGV[i]
+  local lat, lng, ts_s, seq_s, cell, hint, conn, extra =
+    string.match(ARGV[i + 1], '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$')
+  local ts, seq = tonumber(ts_s), tonumber(seq_s)
+  local rk = rprefix .. id
   local cur = redis.call('HMGET', rk, 'ts', 'pseq', 'cell', 'status', 'load', 'seq')
   local cts = tonumber(cur[1]) or -1
   local cpseq = tonumber(cur[2]) or -1
@@ -37,20 +40,20 @@ for i = 1, n do
   local maxseq = cseq
   if seq > maxseq then maxseq = seq end
   if ts > cts or (ts == cts and seq > cpseq) then
-    local status = cur[4] or ARGV[a + 8]
+    local status = cur[4] or hint
     local load = cur[5] or '0'
     local old = cur[3]
-    if old and old ~= '' and old ~= cell then redis.call('HDEL', prefix .. old, id) end
-    redis.call('HSET', ck, id, lat .. '|' .. lng .. '|' .. now .. '|' .. status .. '|' .. load)
-    redis.call('HSET', rk, 'lat', lat, 'lng', lng, 'ts', ARGV[a + 4], 'pseq', ARGV[a + 5],
-      'seq', maxseq, 'seen', now, 'cell', cell, 'x', ARGV[a + 7], 'status', status,
-      'load', load, 'conn', ARGV[a + 9])
+    if old and old ~= '' and old ~= cell then redis.call('HDEL', cprefix .. old, id) end
+    redis.call('HSET', cprefix .. cell, id,
+      lat .. '|' .. lng .. '|' .. now .. '|' .. status .. '|' .. load)
+    redis.call('HSET', rk, 'lat', lat, 'lng', lng, 'ts', ts_s, 'pseq', seq_s, 'seq', maxseq,
+      'seen', now, 'cell', cell, 'x', extra, 'status', status, 'load', load, 'conn', conn)
     redis.call('ZADD', KEYS[1], now, id)
     redis.call('EXPIRE', rk, ttl)
-    out[i] = 1
+    out[#out + 1] = 1
   else
-    redis.call('HSET', rk, 'seq', maxseq, 'conn', ARGV[a + 9])
-    out[i] = 0
+    redis.call('HSET', rk, 'seq', maxseq, 'conn', conn)
+    out[#out + 1] = 0
   end
 end
 return out

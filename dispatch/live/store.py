@@ -45,18 +45,14 @@ class LiveStore:
     ) -> list[bool]:
         """Write each rider's newest fix in one atomic round trip; True where it moved the rider."""
         keys = RegionKeys(region)
-        key_list: list[str] = [keys.seen]
-        args: list[str | int | float] = [at_ms or now_ms(), self.rider_ttl_s, keys.cell_prefix]
+        args: list[str | int] = [at_ms or now_ms(), self.rider_ttl_s, keys.rider_prefix,
+                                 keys.cell_prefix]
         res = self.resolution
         for w in writes:
-            cell = cell_of(w.lat, w.lng, res)
-            key_list.append(keys.rider(w.rider_id))
-            key_list.append(keys.cell(cell))
-            args.extend(
-                (w.rider_id, repr(w.lat), repr(w.lng), w.ts_ms, w.seq, cell, w.extra,
-                 w.status_hint, w.conn)
-            )
-        applied = await self._apply(keys=key_list, args=args)
+            args.append(w.rider_id)
+            args.append(f"{w.lat!r}|{w.lng!r}|{w.ts_ms}|{w.seq}|{cell_of(w.lat, w.lng, res)}|"
+                        f"{w.status_hint}|{w.conn}|{w.extra}")
+        applied = await self._apply(keys=[keys.seen], args=args)
         return [bool(a) for a in applied]
 
     async def attach(self, region: str, rider_id: str, conn: str) -> int:

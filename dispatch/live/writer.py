@@ -1,9 +1,9 @@
 """`PositionWriter`: coalesces the fixes of every connection on this worker into few Redis calls.
 
-Each connection awaits its own write, but writes submitted while a flush is in
-flight are gathered into the next one: at low load a fix is written at once, at
-high load one script call carries up to `max_batch` riders. Throughput therefore
-grows with load instead of falling with the number of round trips.
+Connections hand in a write and a callback and go on reading; writes submitted
+while a flush is in flight are gathered into the next one. At low load a fix is
+written at once, at high load one script call carries up to `max_batch` riders,
+so throughput grows with load instead of falling with the number of round trips.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 
 from redis.exceptions import RedisError
 
@@ -19,52 +20,79 @@ from dispatch.live.store import LiveStore
 
 log = logging.getLogger(__name__)
 
-_Pending = list[tuple[PositionWrite, "asyncio.Future[bool]"]]
+WriteDone = Callable[[bool | BaseException], None]
+"""Called once per write: True if it moved the rider, False if older, or the error."""
+
+_Pending = list[tuple[PositionWrite, WriteDone]]
 
 
 class PositionWriter:
-    """Batches `PositionWrite`s across connections; each `submit` resolves when written."""
+    """Batches `PositionWrite`s across connections and reports each one's outcome.
 
-    def __init__(self, store: LiveStore, *, max_batch: int = 2000) -> None:
+    Up to `max_concurrent` flushes are in flight at once, so frames that arrive
+    while Redis runs one batch do not wait for it to return before being sent.
+    Two flushes may carry fixes of the same rider: the store script keeps the
+    newest by device time and sequence whichever lands first.
+    """
+
+    def __init__(self, store: LiveStore, *, max_batch: int = 2000, max_concurrent: int = 4) -> None:
         self.store = store
         self.max_batch = max_batch
+        self.max_concurrent = max_concurrent
         self._pending: defaultdict[str, _Pending] = defaultdict(list)
-        self._flusher: asyncio.Task[None] | None = None
+        self._scheduled = False
+        self._flushes: set[asyncio.Task[None]] = set()
 
-    def submit(self, write: PositionWrite) -> asyncio.Future[bool]:
-        """Queue a write; the future is True if it moved the rider, False if it was older."""
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending[write.region].append((write, future))
-        if self._flusher is None:
-            self._flusher = asyncio.create_task(self._flush_all())
-        return future
+    def submit(self, write: PositionWrite, done: WriteDone) -> None:
+        """Queue a write; `done` is called from the event loop once it is written or failed."""
+        self._pending[write.region].append((write, done))
+        self._schedule()
 
-    async def _flush_all(self) -> None:
-        try:
-            while self._pending:
-                pending, self._pending = self._pending, defaultdict(list)
-                await asyncio.gather(*(
-                    self._write(region, items[i:i + self.max_batch])
-                    for region, items in pending.items()
-                    for i in range(0, len(items), self.max_batch)
-                ))
-        finally:
-            self._flusher = None
+    def _schedule(self) -> None:
+        if not self._scheduled and len(self._flushes) < self.max_concurrent:
+            self._scheduled = True
+            # call_soon runs after the I/O callbacks already queued in this loop
+            # iteration, so every frame read in the same iteration joins this flush.
+            asyncio.get_running_loop().call_soon(self._start_flush)
+
+    def _start_flush(self) -> None:
+        self._scheduled = False
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, defaultdict(list)
+        task = asyncio.get_running_loop().create_task(self._flush(pending))
+        self._flushes.add(task)
+        task.add_done_callback(self._flush_done)
+
+    def _flush_done(self, task: asyncio.Task[None]) -> None:
+        self._flushes.discard(task)
+        if self._pending:
+            self._schedule()
+
+    async def _flush(self, pending: defaultdict[str, _Pending]) -> None:
+        await asyncio.gather(*(
+            self._write(region, items[i:i + self.max_batch])
+            for region, items in pending.items()
+            for i in range(0, len(items), self.max_batch)
+        ))
 
     async def _write(self, region: str, items: _Pending) -> None:
+        outcomes: Sequence[bool | BaseException]
         try:
-            applied = await self.store.apply_positions(region, [w for w, _ in items])
+            outcomes = await self.store.apply_positions(region, [w for w, _ in items])
         except (RedisError, OSError) as exc:
             log.warning("position write failed", extra={"region": region, "error": str(exc)})
-            for _, future in items:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        for (_, future), moved in zip(items, applied, strict=True):
-            if not future.done():
-                future.set_result(moved)
+            outcomes = [exc] * len(items)
+        for (_, done), outcome in zip(items, outcomes, strict=True):
+            try:
+                done(outcome)
+            except Exception:  # one connection's failure must not starve the others
+                log.exception("write callback failed")
 
     async def drain(self) -> None:
         """Wait until everything submitted so far is written (used at shutdown)."""
-        while self._flusher is not None:
-            await asyncio.shield(self._flusher)
+        while self._pending or self._flushes:
+            if self._flushes:
+                await asyncio.gather(*self._flushes, return_exceptions=True)
+            else:
+                self._start_flush()

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
 
-CloseFn = Callable[[int, str], Awaitable[None]]
+CloseFn = Callable[[int, str], None]
 
 
 @dataclass(slots=True)
@@ -76,12 +76,12 @@ class RiderHub:
         if not task.cancelled() and task.exception() is not None:
             log.warning("offline-after-grace failed", extra={"error": str(task.exception())})
 
-    async def close_all(self, code: int, reason: str) -> None:
+    def close_all(self, code: int, reason: str) -> None:
         """Close every connection (shutdown) and cancel pending timers and tasks."""
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
         for connection in list(self._connections.values()):
-            await connection.close(code, reason)
+            connection.close(code, reason)
         for task in list(self._tasks):
             task.cancel()

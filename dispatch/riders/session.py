@@ -1,13 +1,16 @@
-"""`RiderSession`: one authenticated rider connection's message handling, transport-free.
+"""`RiderSession`: one authenticated rider connection's frame handling, transport-free.
 
-The websocket endpoint feeds it frames and sends back what it returns, so the
-protocol's behaviour lives here and the endpoint only moves bytes.
+The transport (`dispatch.riders.fastpath`) calls `on_frame` for each text frame and
+gives the session a `send` function. Fix frames are validated inline and handed to
+the shared `PositionWriter`; their ack is sent from the writer's callback, so the
+connection never waits on Redis between two frames.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +24,8 @@ from dispatch.metrics import Metrics
 from dispatch.riders import protocol as p
 from dispatch.riders.ratelimit import FloodGuard
 
+Send = Callable[[bytes], None]
+
 
 @dataclass(frozen=True, slots=True)
 class SessionLimits:
@@ -28,131 +33,149 @@ class SessionLimits:
 
     fixes: p.FixLimits
     max_fixes_per_batch: int
+    max_inflight: int = 32
+
+
+@dataclass(frozen=True, slots=True)
+class SessionDeps:
+    """What every session on this worker shares."""
+
+    store: LiveStore
+    writer: PositionWriter
+    metrics: Metrics
+    limits: SessionLimits
 
 
 _HANDLERS = {"fix": "_on_fix", "fixes": "_on_fixes", "status": "_on_status", "ping": "_on_ping"}
 
 
 class RiderSession:
-    """Validates and applies one rider's frames; `close_code` is set when it must be closed."""
+    """Validates and applies one rider's frames.
 
-    __slots__ = ("_started", "close_code", "conn_id", "guard", "limits", "metrics", "region",
-                 "rider_id", "status", "store", "writer")
+    `close_code` becomes set when the connection must be closed; `inflight` counts
+    fix frames not yet acknowledged, and `on_drained` is called when it falls back
+    below the limit (the transport pauses reading while it is at the limit).
+    """
 
-    def __init__(
-        self,
-        *,
-        rider_id: str,
-        region: str,
-        conn_id: str,
-        store: LiveStore,
-        writer: PositionWriter,
-        metrics: Metrics,
-        limits: SessionLimits,
-        guard: FloodGuard,
-    ) -> None:
+    __slots__ = ("close_code", "conn_id", "deps", "guard", "inflight", "on_drained", "region",
+                 "rider_id", "send", "status", "tasks")
+
+    def __init__(self, *, rider_id: str, region: str, conn_id: str, deps: SessionDeps,
+                 guard: FloodGuard, send: Send) -> None:
         self.rider_id = rider_id
         self.region = region
         self.conn_id = conn_id
-        self.store = store
-        self.writer = writer
-        self.metrics = metrics
-        self.limits = limits
+        self.deps = deps
         self.guard = guard
+        self.send = send
         self.status = RiderStatus.OFFLINE
         self.close_code: int | None = None
-        self._started = 0.0
+        self.inflight = 0
+        self.on_drained: Callable[[], None] | None = None
+        self.tasks: set[asyncio.Task[None]] = set()
 
-    async def handle(self, data: str | bytes) -> list[bytes]:
-        """Process one frame; return the frames to send back, in order."""
-        self._started = time.perf_counter()
+    @property
+    def saturated(self) -> bool:
+        """True while as many fix frames await their ack as the limit allows."""
+        return self.inflight >= self.deps.limits.max_inflight
+
+    def on_frame(self, data: str | bytes) -> None:
+        """Handle one frame; replies go out through `send`, now or when the write lands."""
+        started = time.perf_counter()
         if not self.guard.allow():
             if self.guard.exhausted:
                 self.close_code = p.CLOSE_POLICY
-            return [self._error(p.RateLimited(
-                "too many frames; slow down", retry_after_ms=self.guard.bucket.retry_after_ms
-            ))]
+            self._error(p.RateLimited("too many frames; slow down",
+                                      retry_after_ms=self.guard.bucket.retry_after_ms))
+            return
         try:
             obj = p.decode_frame(data)
             name = _HANDLERS.get(obj["type"])
             if name is None:
                 raise p.ProtocolError(f"unknown frame type {obj['type']!r}", field="type")
-            handler: Callable[[dict[str, Any]], Awaitable[list[bytes]]] = getattr(self, name)
-            return await handler(obj)
+            getattr(self, name)(obj, started)
         except DispatchError as err:
-            return [self._error(err)]
+            self._error(err)
 
-    def _error(self, err: DispatchError, **context: Any) -> bytes:
-        self.metrics.stream_errors.labels(err.code).inc()
-        return p.error_frame(err, **context)
+    def _error(self, err: DispatchError, **context: Any) -> None:
+        self.deps.metrics.stream_errors.labels(err.code).inc()
+        self.send(p.error_frame(err, **context))
 
-    async def _on_fix(self, obj: dict[str, Any]) -> list[bytes]:
+    def _on_fix(self, obj: dict[str, Any], started: float) -> None:
         try:
-            fix = p.parse_fix(obj, now_ms(), self.limits.fixes)
+            fix = p.parse_fix(obj, now_ms(), self.deps.limits.fixes)
         except ValidationFailed as err:
-            self._count_rejected(err, 1)
+            self._count_rejected(err)
             seq = obj.get("seq")
-            return [self._error(err, seq=seq if type(seq) is int else None)]
-        return await self._store([fix], [])
+            self._error(err, seq=seq if type(seq) is int else None)
+            return
+        self._store(fix, fix.seq, 1, started)
 
-    async def _on_fixes(self, obj: dict[str, Any]) -> list[bytes]:
+    def _on_fixes(self, obj: dict[str, Any], started: float) -> None:
         raw = obj.get("fixes")
         if not isinstance(raw, list):
             raise ValidationFailed("fixes must be a list of fix objects", field="fixes")
-        if len(raw) > self.limits.max_fixes_per_batch:
-            raise p.BatchTooLarge(
-                f"at most {self.limits.max_fixes_per_batch} fixes per frame", field="fixes",
-                limit=self.limits.max_fixes_per_batch,
-            )
+        limit = self.deps.limits.max_fixes_per_batch
+        if len(raw) > limit:
+            raise p.BatchTooLarge(f"at most {limit} fixes per frame", field="fixes", limit=limit)
         now = now_ms()
         good: list[p.Fix] = []
         rejected: list[dict[str, Any]] = []
         for index, item in enumerate(raw):
             try:
-                good.append(p.parse_fix(item, now, self.limits.fixes))
+                good.append(p.parse_fix(item, now, self.deps.limits.fixes))
             except ValidationFailed as err:
-                self._count_rejected(err, 1)
+                self._count_rejected(err)
                 seq = item.get("seq") if isinstance(item, dict) else None
                 rejected.append({"index": index, "seq": seq if type(seq) is int else None,
                                  **err.to_dict()})
-        replies = []
         if rejected:
-            replies.append(self._error(
-                ValidationFailed(f"{len(rejected)} of {len(raw)} fixes rejected", field="fixes"),
-                rejected=rejected,
-            ))
-        if not good:
-            return replies
-        return await self._store(good, replies)
+            self._error(ValidationFailed(f"{len(rejected)} of {len(raw)} fixes rejected",
+                                         field="fixes"), rejected=rejected)
+        if good:
+            self._store(p.newest(good), max(f.seq for f in good), len(good), started)
 
-    async def _store(self, fixes: list[p.Fix], replies: list[bytes]) -> list[bytes]:
-        best = p.newest(fixes)
+    def _store(self, best: p.Fix, ack_seq: int, n: int, started: float) -> None:
         write = PositionWrite(
             region=self.region, rider_id=self.rider_id, lat=best.lat, lng=best.lng,
             ts_ms=best.ts_ms, seq=best.seq, extra=best.extra,
             status_hint=self.status.value, conn=self.conn_id,
         )
-        try:
-            await self.writer.submit(write)
-        except (RedisError, OSError):
-            self.metrics.fixes.labels("store_unavailable").inc(len(fixes))
-            return [*replies, self._error(p.StoreUnavailable("location store unavailable; "
-                                                             "re-send these fixes"))]
-        self.metrics.fixes.labels("accepted").inc(len(fixes))
-        self.metrics.ack_latency.observe(time.perf_counter() - self._started)
-        return [*replies, p.frame("ack", seq=max(f.seq for f in fixes), n=len(fixes))]
+        self.inflight += 1
+        self.deps.writer.submit(write, lambda outcome: self._written(outcome, ack_seq, n, started))
 
-    def _count_rejected(self, err: ValidationFailed, n: int) -> None:
-        self.metrics.fixes.labels(f"rejected_{err.field or 'fix'}").inc(n)
+    def _written(self, outcome: bool | BaseException, ack_seq: int, n: int,
+                 started: float) -> None:
+        metrics = self.deps.metrics
+        if isinstance(outcome, BaseException):
+            metrics.fixes.labels("store_unavailable").inc(n)
+            self._error(p.StoreUnavailable("location store unavailable; re-send these fixes"),
+                        seq=ack_seq)
+        else:
+            metrics.fixes.labels("accepted").inc(n)
+            metrics.ack_latency.observe(time.perf_counter() - started)
+            self.send(p.frame("ack", seq=ack_seq, n=n))
+        self.inflight -= 1
+        if self.on_drained is not None and self.inflight == self.deps.limits.max_inflight - 1:
+            self.on_drained()
 
-    async def _on_status(self, obj: dict[str, Any]) -> list[bytes]:
+    def _count_rejected(self, err: ValidationFailed) -> None:
+        self.deps.metrics.fixes.labels(f"rejected_{err.field or 'fix'}").inc()
+
+    def _on_status(self, obj: dict[str, Any], _: float) -> None:
         status = p.parse_status(obj)
-        try:
-            await self.store.set_status(self.region, self.rider_id, status)
-        except (RedisError, OSError):
-            raise p.StoreUnavailable("location store unavailable; re-send the status") from None
-        self.status = status
-        return [p.frame("status", status=status.value)]
+        task = asyncio.get_running_loop().create_task(self._set_status(status))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
-    async def _on_ping(self, obj: dict[str, Any]) -> list[bytes]:
-        return [p.frame("pong", ts=now_ms(), echo=obj.get("echo"))]
+    async def _set_status(self, status: RiderStatus) -> None:
+        try:
+            await self.deps.store.set_status(self.region, self.rider_id, status)
+        except (RedisError, OSError):
+            self._error(p.StoreUnavailable("location store unavailable; re-send the status"))
+            return
+        self.status = status
+        self.send(p.frame("status", status=status.value))
+
+    def _on_ping(self, obj: dict[str, Any], _: float) -> None:
+        self.send(p.frame("pong", ts=now_ms(), echo=obj.get("echo")))
