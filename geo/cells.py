@@ -16,6 +16,8 @@ from functools import lru_cache
 
 import h3
 
+from geo.distance import haversine_m
+
 _SQRT3 = math.sqrt(3.0)
 _DISTORTION_MARGIN = 0.92
 
@@ -36,12 +38,24 @@ def _edge_bounds_m(cell: str) -> tuple[float, float]:
     return min(lengths), max(lengths)
 
 
-def covered_radius_m(cell: str, k: int) -> float:
-    """Distance from any point of `cell` within which every point lies in `grid_disk(cell, k)`."""
+def covered_radius_m(cell: str, k: int, offset_m: float | None = None) -> float:
+    """Distance within which every point lies in `grid_disk(cell, k)`.
+
+    From any point of `cell`, or, given `offset_m` (see `offset_from_centre_m`),
+    from a point that far from the cell's centre: a tighter bound, so fewer rings.
+    """
     shortest, longest = _edge_bounds_m(cell)
     nearest_outside_centre = (k + 1) * (_SQRT3 / 2) * (_SQRT3 * shortest) * _DISTORTION_MARGIN
-    # The query point and the outside point are each up to one circumradius from their centres.
-    return max(0.0, nearest_outside_centre - 2.0 * longest)
+    # An outside point is up to one circumradius from its cell's centre, and the query
+    # point is up to one circumradius (or exactly `offset_m`) from the origin's centre.
+    query_offset = longest if offset_m is None else offset_m
+    return max(0.0, nearest_outside_centre - longest - query_offset)
+
+
+def offset_from_centre_m(cell: str, lat: float, lng: float) -> float:
+    """Distance in metres from a point to the centre of `cell`."""
+    centre_lat, centre_lng = h3.cell_to_latlng(cell)
+    return haversine_m(lat, lng, centre_lat, centre_lng)
 
 
 def rings_for_radius(cell: str, radius_m: float) -> int:
@@ -61,3 +75,9 @@ def disk(cell: str, k: int) -> list[str]:
 def ring(cell: str, k: int) -> list[str]:
     """The cells at exactly grid distance `k` of `cell`."""
     return [str(c) for c in h3.grid_ring(cell, k)]
+
+
+def parent_of(cell: str, levels_up: int) -> str:
+    """The ancestor of `cell` that many resolutions coarser (clamped at resolution 0)."""
+    resolution = h3.get_resolution(cell)
+    return str(h3.cell_to_parent(cell, max(0, resolution - levels_up)))

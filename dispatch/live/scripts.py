@@ -97,43 +97,56 @@ end
 return ids
 """
 
-# KEYS: cell hashes to scan.
-# ARGV: [lat, lng, radius_m, k, fresh_after_ms, status ('' for any), max_load (-1 any)]
+# KEYS: [seen] (names the region's slot; the cell hashes scanned share its hash tag)
+# ARGV: [lat, lng, radius_m, k, fresh_after_ms, status ('' for any), max_load (-1 any),
+#        cell_prefix, comma-separated cells]
+# (Cells travel as one argument: encoding dozens of key arguments per query cost the
+# client more than the whole scan costs Redis.)
 # Returns up to k flat triples [id, distance_m, entry], nearest first (ties by id).
 NEARBY = """
 local rad = math.pi / 180
+local earth = 6371008.8
 local lat0, lng0 = tonumber(ARGV[1]) * rad, tonumber(ARGV[2]) * rad
 local radius, k, fresh = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local want, max_load = ARGV[6], tonumber(ARGV[7])
 local c0 = math.cos(lat0)
-local found = {}
-for _, key in ipairs(KEYS) do
-  local flat = redis.call('HGETALL', key)
+local top, n, limit = {}, 0, radius
+local function before(d, id, other)
+  return d < other[1] or (d == other[1] and id < other[2])
+end
+local prefix = ARGV[8]
+for cell in string.gmatch(ARGV[9], '[^,]+') do
+  local flat = redis.call('HGETALL', prefix .. cell)
   for j = 1, #flat, 2 do
     local entry = flat[j + 1]
     local lat, lng, seen, status, load =
       string.match(entry, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
-    if tonumber(seen) >= fresh and (want == '' or status == want)
-      and (max_load < 0 or tonumber(load) <= max_load) then
-      local p = tonumber(lat) * rad
+    local p = tonumber(lat) * rad
+    -- the latitude gap alone is a lower bound of the distance: skip hopeless riders cheaply
+    if earth * math.abs(p - lat0) <= limit and tonumber(seen) >= fresh
+      and (want == '' or status == want) and (max_load < 0 or tonumber(load) <= max_load) then
       local dp = (p - lat0) / 2
       local dl = (tonumber(lng) * rad - lng0) / 2
       local h = math.sin(dp) ^ 2 + c0 * math.cos(p) * math.sin(dl) ^ 2
       if h > 1 then h = 1 end
-      local d = 12742017.6 * math.asin(math.sqrt(h))
-      if d <= radius then found[#found + 1] = {d, flat[j], entry} end
+      local d = 2 * earth * math.asin(math.sqrt(h))
+      local id = flat[j]
+      if d <= limit and (n < k or before(d, id, top[n])) then
+        -- insert into the sorted top-k (k is small, so a shift beats a full sort)
+        local i = math.min(n, k - 1)
+        while i > 0 and before(d, id, top[i]) do top[i + 1] = top[i]; i = i - 1 end
+        top[i + 1] = {d, id, entry}
+        if n < k then n = n + 1 end
+        if n == k then limit = top[k][1] end
+      end
     end
   end
 end
-table.sort(found, function(a, b)
-  if a[1] == b[1] then return a[2] < b[2] end
-  return a[1] < b[1]
-end)
 local out = {}
-for i = 1, math.min(k, #found) do
-  out[#out + 1] = found[i][2]
-  out[#out + 1] = string.format('%.17g', found[i][1])
-  out[#out + 1] = found[i][3]
+for i = 1, n do
+  out[#out + 1] = top[i][2]
+  out[#out + 1] = string.format('%.17g', top[i][1])
+  out[#out + 1] = top[i][3]
 end
 return out
 """

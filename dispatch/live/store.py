@@ -3,16 +3,35 @@
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
+from functools import lru_cache
 
 from redis.asyncio import Redis
 
 from dispatch.live import scripts
 from dispatch.live.keys import REGIONS_KEY, RegionKeys
 from dispatch.live.models import NearbyRider, PositionWrite, RiderState, RiderStatus
-from geo.cells import cell_of, covered_radius_m, disk, ring, rings_for_radius
+from geo.cells import (
+    cell_of,
+    covered_radius_m,
+    disk,
+    offset_from_centre_m,
+    parent_of,
+    ring,
+    rings_for_radius,
+)
 
 FIRST_DISK_RINGS = 2
+MAX_HINT_RINGS = 8
+MAX_HINTS = 4096
+HINT_PARENT_LEVELS = 3  # a neighbourhood is the res-(r-3) parent: ~343 cells
+
+
+@lru_cache(maxsize=16_384)
+def disk_arg(origin: str, rings: int) -> str:
+    """The cells of `disk(origin, rings)` as the nearby script's comma-separated argument."""
+    return ",".join(disk(origin, rings))
 
 
 def now_ms() -> int:
@@ -39,6 +58,7 @@ class LiveStore:
         self._set_field = redis.register_script(scripts.SET_FIELD)
         self._evict = redis.register_script(scripts.EVICT_STALE)
         self._nearby = redis.register_script(scripts.NEARBY)
+        self._ring_hints: OrderedDict[tuple[str, str], int] = OrderedDict()
 
     async def apply_positions(
         self, region: str, writes: Sequence[PositionWrite], *, at_ms: int | None = None
@@ -134,32 +154,54 @@ class LiveStore:
     ) -> list[NearbyRider]:
         """The `k` nearest fresh riders within `radius_m` of a point, nearest first.
 
-        Searches a disk of H3 cells around the point, widening ring by ring only
-        while the `k`-th result could still be beaten by a rider further out.
+        Searches a disk of H3 cells around the point, widening it only while the
+        `k`-th result could still be beaten by a rider further out. The first disk's
+        size is learnt per neighbourhood from earlier queries (dense centres need
+        fewer rings than suburbs), so most queries take one round trip.
         """
         keys = RegionKeys(region)
         origin = cell_of(lat, lng, self.resolution)
         last_ring = rings_for_radius(origin, radius_m)
+        offset = offset_from_centre_m(origin, lat, lng)
         fresh_after = (at_ms or now_ms()) - self.stale_after_ms
         args: list[str | int | float] = [
             repr(lat), repr(lng), repr(float(radius_m)), k, fresh_after,
             status.value if status else "", -1 if max_load is None else max_load,
         ]
-        done = min(FIRST_DISK_RINGS, last_ring)
-        found = self._parse(await self._nearby(
-            keys=[keys.cell(c) for c in disk(origin, done)], args=args
-        ))
+        hint_key = (region, parent_of(origin, HINT_PARENT_LEVELS))
+        done = min(self._ring_hints.get(hint_key, FIRST_DISK_RINGS), last_ring)
+        found = await self._scan(keys, args, disk_arg(origin, done))
         while done < last_ring and not (
-            len(found) >= k and found[k - 1].distance_m <= covered_radius_m(origin, done)
+            len(found) >= k and found[k - 1].distance_m <= covered_radius_m(origin, done, offset)
         ):
             upto = min(last_ring, 2 * done + 1)
-            cells = [keys.cell(c) for r in range(done + 1, upto + 1) for c in ring(origin, r)]
+            cells = ",".join(c for r in range(done + 1, upto + 1) for c in ring(origin, r))
             found = sorted(
-                [*found, *self._parse(await self._nearby(keys=cells, args=args))],
+                [*found, *await self._scan(keys, args, cells)],
                 key=lambda n: (n.distance_m, n.rider_id),
             )[:k]
             done = upto
+        self._learn_rings(hint_key, origin, offset, done, found, k)
         return found
+
+    async def _scan(self, keys: RegionKeys, args: list[str | int | float],
+                    cells: str) -> list[NearbyRider]:
+        """Run the nearby script over `cells` (comma-separated) of one region."""
+        return self._parse(await self._nearby(
+            keys=[keys.seen], args=[*args, keys.cell_prefix, cells]
+        ))
+
+    def _learn_rings(self, hint_key: tuple[str, str], origin: str, offset: float, rings: int,
+                     found: list[NearbyRider], k: int) -> None:
+        """Remember how many rings this neighbourhood needed (one fewer if that was enough)."""
+        if len(found) >= k and rings > 1 and (
+            found[k - 1].distance_m <= covered_radius_m(origin, rings - 1, offset)
+        ):
+            rings -= 1
+        self._ring_hints[hint_key] = min(rings, MAX_HINT_RINGS)
+        self._ring_hints.move_to_end(hint_key)
+        if len(self._ring_hints) > MAX_HINTS:
+            self._ring_hints.popitem(last=False)
 
     @staticmethod
     def _parse(flat: list[str]) -> list[NearbyRider]:

@@ -1,0 +1,136 @@
+"""Nearby: k-nearest available riders from the H3 live store, beside Redis's own GEOSEARCH.
+
+Riders are spread uniformly over a 30 km x 30 km city and written through the
+store; the same points go into a Redis geo set. Both answer the same random
+queries (k = 10 within 3 km) from this process (pinned to core 1; Redis on core 0):
+sequential queries give p50/p99 latency, 32 concurrent callers give queries/s.
+Our query also filters by status and freshness, which GEOSEARCH does not.
+
+Run: python -m benchmarks.nearby [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import time
+from collections.abc import Awaitable, Callable
+
+import uvloop
+from redis.asyncio import Redis
+
+from benchmarks._support import emit, pct, pin_to_core
+from dispatch.live.client import connect_redis
+from dispatch.live.models import PositionWrite
+from dispatch.live.store import LiveStore, now_ms
+from dispatch.redis_server import EmbeddedRedis
+
+CENTRE = (4.65, -74.10)
+SPAN_DEG = 0.27  # ~30 km
+RADIUS_M = 3000.0
+K = 10
+CONCURRENCY = 32
+GEO_KEY = "bench:geo"
+
+
+def random_point(rng: random.Random) -> tuple[float, float]:
+    return (CENTRE[0] + (rng.random() - 0.5) * SPAN_DEG,
+            CENTRE[1] + (rng.random() - 0.5) * SPAN_DEG)
+
+
+async def populate(store: LiveStore, redis: Redis, riders: int, rng: random.Random) -> None:
+    await redis.flushall()
+    at = now_ms()
+    for start in range(0, riders, 2000):
+        writes, geo = [], []
+        for i in range(start, min(riders, start + 2000)):
+            lat, lng = random_point(rng)
+            writes.append(PositionWrite(region="bench", rider_id=f"r{i}", lat=lat, lng=lng,
+                                        ts_ms=at, seq=1, extra="", status_hint="available",
+                                        conn="bench"))
+            geo.extend((lng, lat, f"r{i}"))
+        await store.apply_positions("bench", writes, at_ms=at)
+        await redis.geoadd(GEO_KEY, geo)
+
+
+Query = Callable[[float, float], Awaitable[object]]
+
+
+async def latencies(query: Query, points: list) -> list[float]:
+    out = []
+    for lat, lng in points:
+        t = time.perf_counter()
+        await query(lat, lng)
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+async def rate(query: Query, points: list) -> float:
+    it = iter(points)
+
+    async def worker() -> None:
+        for lat, lng in it:
+            await query(lat, lng)
+
+    t = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return len(points) / (time.perf_counter() - t)
+
+
+async def measure(url: str, riders: int, queries: int, seed: int) -> dict[str, float]:
+    rng = random.Random(seed)
+    redis = connect_redis(url, timeout_s=5.0)
+    store = LiveStore(redis, stale_after_s=3600)
+    try:
+        await populate(store, redis, riders, rng)
+        points = [random_point(rng) for _ in range(queries)]
+
+        async def ours(lat: float, lng: float) -> object:
+            return await store.nearby("bench", lat, lng, radius_m=RADIUS_M, k=K)
+
+        async def geosearch(lat: float, lng: float) -> object:
+            return await redis.geosearch(GEO_KEY, longitude=lng, latitude=lat, radius=RADIUS_M,
+                                         unit="m", sort="ASC", count=K, withdist=True)
+
+        found = [len(await ours(lat, lng)) for lat, lng in points[:200]]
+        ours_ms = await latencies(ours, points)
+        geo_ms = await latencies(geosearch, points)
+        ours_qps = await rate(ours, points)
+        geo_qps = await rate(geosearch, points)
+    finally:
+        await redis.aclose()
+    return {
+        "riders": riders,
+        "p50_ms": round(pct(ours_ms, 50), 3),
+        "p99_ms": round(pct(ours_ms, 99), 3),
+        "qps": round(ours_qps),
+        "geosearch_p50_ms": round(pct(geo_ms, 50), 3),
+        "geosearch_p99_ms": round(pct(geo_ms, 99), 3),
+        "geosearch_qps": round(geo_qps),
+        "qps_vs_geosearch": round(ours_qps / geo_qps, 2),
+        "mean_results": round(sum(found) / len(found), 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a run under a minute")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    queries = 2000 if args.quick else 10_000
+    pin_to_core(1)
+    results = []
+    with EmbeddedRedis() as server:
+        os.sched_setaffinity(server.pid, {0})
+        for riders in (10_000, 100_000):
+            result = uvloop.run(measure(server.url, riders, queries, args.seed))
+            print("  ".join(f"{k}={v}" for k, v in result.items()))
+            results.append(result)
+    emit({**results[-1], "queries": queries, "radius_m": RADIUS_M, "k": K,
+          "by_size": results})
+
+
+if __name__ == "__main__":
+    main()
