@@ -81,4 +81,13 @@ async def test_readyz_reports_redis_down(make_settings: Callable[..., Settings],
     async with run_service(settings) as service, httpx.AsyncClient(base_url=service.http) as c:
         assert (await c.get("/healthz")).status_code == 200
         response = await c.get("/readyz")
-        assert response.status_code == 503 and "redis" in response.json()["checks"]
+        checks = response.json()["checks"]
+        assert response.status_code == 503
+        assert checks["redis"] != "ok" and checks["database"] == "ok"
+
+
+async def test_readyz_is_ready_when_redis_and_database_answer(service: RunningService) -> None:
+    async with httpx.AsyncClient(base_url=service.http) as c:
+        response = await c.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "checks": {"redis": "ok", "database": "ok"}}
