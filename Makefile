@@ -1,33 +1,17 @@
-# The two commands a newcomer needs: `make serve` and `make test`.
-# Each creates .venv on first use and reinstalls when pyproject.toml changes.
+# Shortcuts for the README's two commands; dev.py does the work (it needs only Python 3.11+).
 PYTHON ?= python3
-VENV := .venv
-BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
 
 .PHONY: serve test lint bench-quick clean
 
-$(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=python3.11)")'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
-	@touch $(STAMP)
+serve:
+	$(PYTHON) dev.py serve $(ARGS)
 
-serve: $(STAMP)
-	$(BIN)/dispatch serve $(ARGS)
+test:
+	$(PYTHON) dev.py test $(PYTEST_ARGS)
 
-lint: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/mypy
-	$(BIN)/lint-imports
-
-test: lint
-	$(BIN)/pytest $(PYTEST_ARGS)
-
-bench-quick: $(STAMP)
-	$(BIN)/python -m benchmarks.ingest --quick
-	$(BIN)/python -m benchmarks.nearby --quick
+bench-quick:
+	$(PYTHON) dev.py bench ingest --quick
+	$(PYTHON) dev.py bench nearby --quick
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache .hypothesis
