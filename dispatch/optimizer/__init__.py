@@ -1,0 +1,1 @@
+"""Batch assignment of orders to riders: the pure `core` and the service around it."""

@@ -1,0 +1,34 @@
+"""The optimizer's core: plain functions over orders and riders, no Redis, FastAPI or database.
+
+The documented library entry point, used by the service's batch loop, the replay
+simulator and the benchmarks::
+
+    from dispatch.optimizer.core import BatchParams, OrderSpec, RiderSpec, solve_batch
+
+    plan = solve_batch(orders, riders, BatchParams(time_limit_s=1.0), now_s=now)
+    for rider_id, route in plan.routes.items():
+        ...  # route.order_ids are offered; route.stops is the rider's whole route
+
+`greedy_plan` has the same signature and is the nearest-rider baseline;
+`evaluate_plan` prices any plan on the same objective.
+"""
+
+from __future__ import annotations
+
+from dispatch.optimizer.core.models import CarriedStop, OrderSpec, Plan, RiderPlan, RiderSpec, Stop
+from dispatch.optimizer.core.params import BatchParams
+from dispatch.optimizer.core.plan import evaluate_plan
+from dispatch.optimizer.core.solve import greedy_plan, solve_batch
+
+__all__ = [
+    "BatchParams",
+    "CarriedStop",
+    "OrderSpec",
+    "Plan",
+    "RiderPlan",
+    "RiderSpec",
+    "Stop",
+    "evaluate_plan",
+    "greedy_plan",
+    "solve_batch",
+]

@@ -1,0 +1,142 @@
+"""One batch's derived data (arrays, candidates, priced edges), and answers to it.
+
+`prepare` turns the caller's orders and riders into arrays, the sparse candidate
+graph and the priced single-order edges; `with_bundles` appends the bundle tasks
+and their edges after the singles, so an index into the single-order edges is
+also an index into the combined ones. A `Choice` is a set of chosen edges and its
+cost on the batch objective; `to_plan` turns the best one into a `Plan`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from dispatch.optimizer.core.arrays import (
+    OrderArrays,
+    RiderArrays,
+    order_arrays,
+    rider_arrays,
+    single_tasks,
+)
+from dispatch.optimizer.core.bundle_edges import bundle_edges
+from dispatch.optimizer.core.bundling import bundle_options, candidate_groups
+from dispatch.optimizer.core.candidates import Candidates, candidate_edges
+from dispatch.optimizer.core.edges import Edges, price_edges
+from dispatch.optimizer.core.models import OrderSpec, Plan, RiderSpec
+from dispatch.optimizer.core.params import BatchParams
+from dispatch.optimizer.core.plan import build_routes
+from dispatch.optimizer.core.routes import IntArray, Tasks, concat_tasks, task_members
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Everything derived from one batch's input before solving."""
+
+    orders: OrderArrays
+    riders: RiderArrays
+    candidates: Candidates
+    tasks: Tasks  # single orders first (task i is order i), then bundles
+    edges: Edges  # single-order edges first, then bundle edges
+    members: IntArray  # (T, m) orders of each task, padded with -1
+    timings: dict[str, float]
+    bundles: int = 0  # bundle tasks (sequences of candidate groups)
+
+    @property
+    def n_singles(self) -> int:
+        """Number of single-order tasks (= orders)."""
+        return self.orders.count
+
+
+@dataclass(frozen=True)
+class Choice:
+    """An answer: indices of chosen edges of a batch, its objective value and its origin."""
+
+    index: IntArray
+    cost: float
+    method: str
+
+
+def prepare(
+    orders: Sequence[OrderSpec], riders: Sequence[RiderSpec], params: BatchParams, now_s: float
+) -> Batch:
+    """Arrays, candidate graph and priced single-order edges of a batch."""
+    t0 = time.perf_counter()
+    oa = order_arrays(orders, params, now_s)
+    ra = rider_arrays(riders, params, now_s)
+    t1 = time.perf_counter()
+    cands = candidate_edges(orders, oa, ra, params, now_s)
+    t2 = time.perf_counter()
+    singles = single_tasks(oa, params, ra.vehicles)
+    edges = price_edges(singles, cands.order, cands.rider, ra, params)
+    members = task_members(singles)
+    timings = {"candidates_s": t2 - t1, "build_s": (t1 - t0) + (time.perf_counter() - t2)}
+    return Batch(oa, ra, cands, singles, edges, members, timings)
+
+
+def with_bundles(batch: Batch, params: BatchParams, now_s: float) -> Batch:
+    """The batch with candidate bundles and their priced edges appended (timed as build)."""
+    t0 = time.perf_counter()
+    groups = candidate_groups(batch.orders, params)
+    found = bundle_options(groups, batch.orders, batch.riders, batch.edges, params, now_s)
+    timings = dict(batch.timings)
+    if found is None:
+        timings["build_s"] += time.perf_counter() - t0
+        return replace(batch, timings=timings)
+    options, option_group, group_members = found
+    extra = bundle_edges(
+        options, option_group, group_members, batch.edges, batch.orders, batch.riders, params
+    )
+    n = batch.tasks.count
+    tasks = concat_tasks(batch.tasks, options)
+    edges = Edges(
+        np.concatenate([batch.edges.task, extra.task + n]),
+        np.concatenate([batch.edges.rider, extra.rider]),
+        np.concatenate([batch.edges.cost, extra.cost]),
+        np.concatenate([batch.edges.travel_m, extra.travel_m]),
+        np.concatenate([batch.edges.first_s, extra.first_s]),
+    )
+    timings["build_s"] += time.perf_counter() - t0
+    return replace(
+        batch, tasks=tasks, edges=edges, members=task_members(tasks), timings=timings,
+        bundles=options.count,
+    )
+
+
+def choose(batch: Batch, index: IntArray, method: str) -> Choice:
+    """Price a selection of edges: their costs plus the penalties of the orders left out."""
+    rows = batch.members[batch.edges.task[index]]
+    covered = np.zeros(batch.orders.count, dtype=bool)
+    covered[rows[rows >= 0]] = True
+    cost = float(batch.edges.cost[index].sum() + batch.orders.penalty[~covered].sum())
+    return Choice(index, cost, method)
+
+
+def to_plan(
+    choice: Choice, batch: Batch, riders: Sequence[RiderSpec], params: BatchParams, t0: float
+) -> Plan:
+    """The `Plan` of a choice, with timings and stats."""
+    picked = batch.edges.take(choice.index)
+    routes, _, travel_m = build_routes(
+        batch.tasks, picked.task, picked.rider, batch.orders, batch.riders, riders, params
+    )
+    assigned = {oid for route in routes.values() for oid in route.order_ids}
+    timings = dict(batch.timings)
+    timings["total_s"] = time.perf_counter() - t0
+    timings["solve_s"] = timings["total_s"] - timings["candidates_s"] - timings["build_s"]
+    stats: dict[str, float | int | str] = {
+        "orders": batch.orders.count,
+        "riders": batch.riders.count,
+        "candidates": batch.candidates.count,
+        "edges": batch.edges.count,
+        "bundles": batch.bundles,
+        "assigned": len(assigned),
+        "bundled_orders": sum(len(r.order_ids) for r in routes.values() if len(r.order_ids) > 1),
+        "travel_m": travel_m,
+        "method": choice.method,
+    }
+    unassigned = tuple(oid for oid in batch.orders.ids if oid not in assigned)
+    return Plan(routes, unassigned, choice.cost, timings, stats)

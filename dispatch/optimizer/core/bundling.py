@@ -1,0 +1,181 @@
+"""Candidate bundles: small groups of orders that one rider could serve in a single route.
+
+Two orders may share a route when their pickups are within
+`bundle_pickup_radius_m` of each other (or, with `same_merchant_only`, at the same
+merchant) and their ready times differ by at most `bundle_ready_gap_s`; each order
+looks at its `bundle_partners` nearest pickups only, so the number of bundles grows
+linearly with the batch. Groups of three or more are cliques of such pairs.
+
+Each group gets a few stop sequences: all pickups first (the pickups are close
+together), then the drop-offs in every order; for pairs also both pickup orders.
+A rider-independent pass keeps the best sequence for each first pickup, timed as
+if a rider arrived at that pickup when its nearest candidate could; the survivors
+are priced per rider in `bundle_edges`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from functools import cache
+
+import numpy as np
+import numpy.typing as npt
+from scipy.spatial import cKDTree
+
+from dispatch.optimizer.core.arrays import OrderArrays, RiderArrays
+from dispatch.optimizer.core.edges import Edges
+from dispatch.optimizer.core.params import BatchParams
+from dispatch.optimizer.core.routes import DROPOFF, PICKUP, IntArray, Starts, Tasks, evaluate
+from dispatch.optimizer.core.sequences import stop_tasks
+
+
+def candidate_groups(orders: OrderArrays, params: BatchParams) -> list[IntArray]:
+    """Groups of orders that may share a route: one (G, m) array per size m >= 2.
+
+    Members of a group are listed by ready time (ties by index), so the first is
+    the one whose food is ready first.
+    """
+    n = orders.count
+    if n < 2 or params.max_bundle_size < 2:
+        return []
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.lexsort((np.arange(n), orders.ready))] = np.arange(n)
+    pairs = _pairs(orders, params, rank)
+    groups = [pairs]
+    neighbours = _adjacency(pairs, n)
+    keys = np.sort(np.minimum(pairs[:, 0], pairs[:, 1]) * n + np.maximum(pairs[:, 0], pairs[:, 1]))
+    while len(groups) < params.max_bundle_size - 1 and len(groups[-1]):
+        groups.append(_extend(groups[-1], neighbours, keys, rank, n))
+    return [g for g in groups if len(g)]
+
+
+def _pairs(orders: OrderArrays, params: BatchParams, rank: IntArray) -> IntArray:
+    """Distinct (a, b) pairs that may be bundled, with rank[a] < rank[b]."""
+    n = orders.count
+    origin = float(np.mean(orders.pickup_lat))
+    points = params.travel.project(orders.pickup_lat, orders.pickup_lng, origin)
+    k = min(params.bundle_partners + 1, n)
+    radius = params.bundle_pickup_radius_m
+    dist, nbr = cKDTree(points).query(points, k=k, distance_upper_bound=radius)
+    dist, nbr = dist.reshape(n, k), nbr.reshape(n, k)
+    found = np.isfinite(dist) & (nbr != np.arange(n)[:, None])
+    a, b = np.repeat(np.arange(n), k)[found.ravel()], nbr[found].astype(np.int64)
+    keep = np.abs(orders.ready[a] - orders.ready[b]) <= params.bundle_ready_gap_s
+    if params.same_merchant_only:
+        keep &= (orders.merchant[a] == orders.merchant[b]) & (orders.merchant[a] >= 0)
+    a, b = a[keep], b[keep]
+    swap = rank[a] > rank[b]
+    a, b = np.where(swap, b, a), np.where(swap, a, b)
+    if len(a) == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    pairs: IntArray = np.unique(np.column_stack([a, b]), axis=0)
+    return pairs
+
+
+def _adjacency(pairs: IntArray, n: int) -> IntArray:
+    """Each order's bundling partners as an (n, D) table padded with -1."""
+    a = np.concatenate([pairs[:, 0], pairs[:, 1]])
+    b = np.concatenate([pairs[:, 1], pairs[:, 0]])
+    order = np.lexsort((b, a))
+    a, b = a[order], b[order]
+    counts = np.bincount(a, minlength=n)
+    table = np.full((n, max(int(counts.max(initial=0)), 1)), -1, dtype=np.int64)
+    slot = np.arange(len(a)) - np.repeat(np.cumsum(counts) - counts, counts)
+    table[a, slot] = b
+    return table
+
+
+def _extend(
+    groups: IntArray, neighbours: IntArray, keys: IntArray, rank: IntArray, n: int
+) -> IntArray:
+    """Groups one larger: add a partner of the first member that pairs with every member."""
+    extra = neighbours[groups[:, 0]]
+    rows = np.repeat(np.arange(len(groups)), extra.shape[1])
+    new = extra.ravel()
+    ok = (new >= 0) & (rank[np.maximum(new, 0)] > rank[groups[rows, -1]])
+    for col in range(1, groups.shape[1]):
+        member = groups[rows, col]
+        key = np.minimum(member, new) * n + np.maximum(member, new)
+        at = np.minimum(np.searchsorted(keys, key), len(keys) - 1)
+        ok &= keys[at] == key
+    out: IntArray = np.column_stack([groups[rows[ok]], new[ok]])
+    return out
+
+
+@cache
+def templates(m: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int8]]:
+    """Stop sequences of an m-order group as (L, 2m) local member indices and stop kinds."""
+    pick_orders = list(itertools.permutations(range(m))) if m <= 2 else [tuple(range(m))]
+    rows = [p + d for p in pick_orders for d in itertools.permutations(range(m))]
+    kinds = [PICKUP] * m + [DROPOFF] * m
+    return np.array(rows, dtype=np.int64), np.tile(np.array(kinds, dtype=np.int8), (len(rows), 1))
+
+
+def bundle_options(
+    groups: list[IntArray], orders: OrderArrays, riders: RiderArrays, edges: Edges,
+    params: BatchParams, now_s: float,
+) -> tuple[Tasks, IntArray, IntArray] | None:
+    """The surviving sequences of every group: their tasks, group ids and member table."""
+    if not groups:
+        return None
+    width = max(g.shape[1] for g in groups)
+    members = np.concatenate(
+        [np.pad(g, ((0, 0), (0, width - g.shape[1])), constant_values=-1) for g in groups]
+    )
+    order_parts, kind_parts, group_parts = [], [], []
+    offset = 0
+    for g in groups:
+        local, kind = templates(g.shape[1])
+        seq = g[:, local].reshape(-1, local.shape[1])
+        pad = ((0, 0), (0, 2 * width - local.shape[1]))
+        order_parts.append(np.pad(seq, pad, constant_values=-1))
+        kind_parts.append(np.pad(np.tile(kind, (len(g), 1)), pad))
+        group_parts.append(np.repeat(np.arange(offset, offset + len(g)), len(local)))
+        offset += len(g)
+    order, kind = np.concatenate(order_parts), np.concatenate(kind_parts)
+    tasks = stop_tasks(order, kind, orders, params, riders.vehicles)
+    group = np.concatenate(group_parts)
+    keep = _best_per_first_pickup(tasks, group, riders, edges, params, now_s, orders.count)
+    return _rows(tasks, keep), group[keep], members
+
+
+def _earliest_arrival(
+    edges: Edges, riders: RiderArrays, n: int, now_s: float
+) -> tuple[npt.NDArray[np.float64], IntArray]:
+    """Per order: when its soonest candidate rider reaches the pickup, and on what vehicle."""
+    arrive = np.full(n, now_s)
+    vcode = np.zeros(n, dtype=np.int64)
+    if edges.count:
+        at = riders.start_s[edges.rider] + edges.first_s
+        order = np.lexsort((at, edges.task))
+        task, head = np.unique(edges.task[order], return_index=True)
+        arrive[task] = at[order[head]]
+        vcode[task] = riders.vcode[edges.rider[order[head]]]
+    return arrive, vcode
+
+
+def _best_per_first_pickup(
+    tasks: Tasks, group: IntArray, riders: RiderArrays, edges: Edges,
+    params: BatchParams, now_s: float, n: int,
+) -> IntArray:
+    """Rows of the cheapest sequence per (group, first order), from a typical arrival."""
+    first = tasks.order[:, 0]
+    arrive, vcode = _earliest_arrival(edges, riders, n, now_s)
+    inf = np.full(len(first), math.inf)
+    starts = Starts(tasks.lat[:, 0], tasks.lng[:, 0], arrive[first], vcode[first], inf)
+    cost = evaluate(tasks, np.arange(tasks.count), starts, params, riders.vehicles).cost
+    order = np.lexsort((np.arange(len(cost)), cost, first, group))
+    head = np.ones(len(order), dtype=bool)
+    head[1:] = (group[order][1:] != group[order][:-1]) | (first[order][1:] != first[order][:-1])
+    kept: IntArray = np.sort(order[head])
+    return kept
+
+
+def _rows(tasks: Tasks, rows: IntArray) -> Tasks:
+    """The subset of `tasks` at `rows`."""
+    return Tasks(
+        tasks.lat[rows], tasks.lng[rows], tasks.kind[rows], tasks.ready[rows],
+        tasks.promised[rows], tasks.placed[rows], tasks.order[rows], tasks.size[rows],
+        tasks.leg_s[rows], tasks.leg_m[rows],
+    )

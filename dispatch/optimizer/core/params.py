@@ -1,0 +1,129 @@
+"""`BatchParams`: the weights of the objective and the knobs of one batch, validated early.
+
+The objective, in "seconds of rider time" units, is for every assigned order
+
+    travel_weight   * seconds the rider travels for it (to the pickup, then on)
+  + wait_weight     * seconds the rider waits at the pickup for the food
+  + lateness_weight * seconds the drop-off is past the promised time
+  + delivery_weight * seconds from placement to drop-off (click-to-door)
+
+summed over routes (a bundle's travel is its route's), plus for every order left
+unassigned `unassigned_penalty_s + age_weight * seconds it has waited`, so an
+order is left for the next batch only when every option is worse than that, and
+long-waiting orders are served first.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+
+from geo.travel import HaversineTravel, TravelModel
+
+_NON_NEGATIVE = (
+    "travel_weight",
+    "wait_weight",
+    "lateness_weight",
+    "delivery_weight",
+    "unassigned_penalty_s",
+    "age_weight",
+    "pickup_service_s",
+    "dropoff_service_s",
+    "widen_after_s",
+    "bundle_pickup_radius_m",
+    "bundle_ready_gap_s",
+    "exact_max_edges",
+)
+
+
+@dataclass(frozen=True)
+class BatchParams:
+    """Parameters of one batch; see the module docstring for the objective.
+
+    Parameters
+    ----------
+    travel_weight, wait_weight, lateness_weight, delivery_weight
+        Weights of the per-order cost terms (per second).
+    unassigned_penalty_s, age_weight
+        Cost of leaving an order for the next batch, growing with its age.
+    pickup_service_s, dropoff_service_s
+        Time spent at each stop; the pickup happens at
+        ``max(ready, arrival + pickup_service_s / 2)`` and the rider leaves half a
+        service later (the MDRP rule); a drop-off at ``arrival + dropoff_service_s / 2``.
+    candidate_radius_m, candidate_count
+        A rider is a candidate for an order when it is among the `candidate_count`
+        nearest (straight line, in the travel model's plane) to the pickup within
+        `candidate_radius_m`.
+    widen_after_s, widen_factor
+        Orders waiting longer than `widen_after_s` search `widen_factor` times the
+        radius and count.
+    bundling, max_bundle_size, same_merchant_only, bundle_pickup_radius_m,
+    bundle_ready_gap_s, bundle_partners
+        Several orders per rider: bundles of up to `max_bundle_size` orders whose
+        pickups are within `bundle_pickup_radius_m` (or share the merchant when
+        `same_merchant_only`) and whose ready times differ by at most
+        `bundle_ready_gap_s`; each order considers its `bundle_partners` nearest.
+    bundle_riders
+        Each bundle is priced for this many riders (nearest to its first pickup
+        among those that are candidates of every member).
+    exact_max_edges
+        The set-partitioning model (CP-SAT) is solved when it has at most this
+        many worthwhile edges; larger batches rely on the flow-based steps alone.
+    time_limit_s
+        Wall-clock budget of the solve; past it the best plan found so far is returned.
+    seed
+        Seeds every randomised step, so a batch is reproducible.
+    travel
+        The travel-time model (default: haversine with a detour factor).
+    """
+
+    travel_weight: float = 1.0
+    wait_weight: float = 0.5
+    lateness_weight: float = 4.0
+    delivery_weight: float = 0.0
+    unassigned_penalty_s: float = 7200.0
+    age_weight: float = 1.0
+    pickup_service_s: float = 0.0
+    dropoff_service_s: float = 0.0
+    candidate_radius_m: float = 5000.0
+    candidate_count: int = 24
+    widen_after_s: float = 600.0
+    widen_factor: float = 2.0
+    bundling: bool = True
+    max_bundle_size: int = 3
+    same_merchant_only: bool = False
+    bundle_pickup_radius_m: float = 400.0
+    bundle_ready_gap_s: float = 600.0
+    bundle_partners: int = 4
+    bundle_riders: int = 8
+    exact_max_edges: int = 20_000
+    time_limit_s: float = 2.0
+    seed: int = 0
+    travel: TravelModel = field(default_factory=HaversineTravel)
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{f.name} must be finite")
+        negative = [name for name in _NON_NEGATIVE if getattr(self, name) < 0]
+        if negative:
+            raise ValueError(f"{negative[0]} must be >= 0")
+        self._check_ranges()
+
+    def _check_ranges(self) -> None:
+        """Parameters whose valid range is not just 'finite and non-negative'."""
+        if self.candidate_radius_m <= 0:
+            raise ValueError("candidate_radius_m must be > 0")
+        if self.candidate_count < 1:
+            raise ValueError("candidate_count must be >= 1")
+        if self.widen_factor < 1:
+            raise ValueError("widen_factor must be >= 1")
+        if not 1 <= self.max_bundle_size <= 4:
+            raise ValueError("max_bundle_size must be between 1 and 4")
+        if self.bundle_partners < 1 or self.bundle_riders < 1:
+            raise ValueError("bundle_partners and bundle_riders must be >= 1")
+        if self.time_limit_s <= 0:
+            raise ValueError("time_limit_s must be > 0")
+        if not isinstance(self.travel, TravelModel):
+            raise ValueError("travel must implement geo.travel.TravelModel")

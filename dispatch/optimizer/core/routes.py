@@ -1,0 +1,206 @@
+"""Vectorised route timing: many (task, rider) pairs evaluated at once with numpy.
+
+A *task* is a fixed sequence of stops (one order's pickup and drop-off, a bundle's
+pickups then drop-offs, or a rider's carried stops), padded to a common length.
+Legs between consecutive stops are precomputed once per task and vehicle; only
+the first leg, from the rider to the first stop, depends on the rider. Timing
+follows `BatchParams`: pickup at ``max(ready, arrival + service/2)``, leave half a
+service later; drop-off at ``arrival + service/2``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from dispatch.optimizer.core.params import BatchParams
+from geo.distance import FloatArray
+from geo.travel import TravelModel
+
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+PAD, PICKUP, DROPOFF = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Tasks:
+    """Padded stop sequences, one row per task, with per-vehicle leg times."""
+
+    lat: FloatArray  # (T, S)
+    lng: FloatArray
+    kind: npt.NDArray[np.int8]  # PAD, PICKUP or DROPOFF
+    ready: FloatArray
+    promised: FloatArray
+    placed: FloatArray
+    order: IntArray  # batch order index per stop, -1 for padding or carried stops
+    size: IntArray  # (T,) total size of the task's batch orders
+    leg_s: FloatArray  # (T, S - 1, V): stop s to stop s + 1 on vehicle v; 0 into padding
+    leg_m: FloatArray  # (T, S - 1)
+
+    @property
+    def count(self) -> int:
+        """Number of tasks."""
+        return int(self.lat.shape[0])
+
+
+@dataclass(frozen=True)
+class Starts:
+    """Where and when each evaluated pair's rider starts, on which vehicle, until when."""
+
+    lat: FloatArray
+    lng: FloatArray
+    time_s: FloatArray
+    vcode: IntArray
+    shift_end_s: FloatArray
+
+
+@dataclass(frozen=True)
+class RouteEval:
+    """Per pair: objective cost, travel, feasibility, route end, and (optionally) stop ETAs."""
+
+    cost: FloatArray
+    travel_s: FloatArray
+    travel_m: FloatArray
+    first_s: FloatArray
+    feasible: BoolArray
+    end_s: FloatArray
+    etas: FloatArray | None
+
+
+def make_tasks(
+    stops: dict[str, npt.NDArray[np.generic]],
+    size: IntArray,
+    model: TravelModel,
+    vehicles: tuple[str, ...],
+) -> Tasks:
+    """`Tasks` from padded (T, S) arrays keyed lat, lng, kind, ready, promised, placed, order."""
+    lat = np.asarray(stops["lat"], dtype=np.float64)
+    lng = np.asarray(stops["lng"], dtype=np.float64)
+    kind = np.asarray(stops["kind"], dtype=np.int8)
+    n_tasks, n_stops = lat.shape
+    leg_m = np.zeros((n_tasks, max(n_stops - 1, 0)))
+    leg_s = np.zeros((n_tasks, max(n_stops - 1, 0), len(vehicles)))
+    for s in range(n_stops - 1):
+        live = kind[:, s + 1] != PAD
+        a = (lat[live, s], lng[live, s], lat[live, s + 1], lng[live, s + 1])
+        leg_m[live, s] = model.distance_m(*a)
+        for v, vehicle in enumerate(vehicles):
+            leg_s[live, s, v] = model.travel_s(*a, vehicle)
+    return Tasks(
+        lat=lat,
+        lng=lng,
+        kind=kind,
+        ready=np.asarray(stops["ready"], dtype=np.float64),
+        promised=np.asarray(stops["promised"], dtype=np.float64),
+        placed=np.asarray(stops["placed"], dtype=np.float64),
+        order=np.asarray(stops["order"], dtype=np.int64),
+        size=np.asarray(size, dtype=np.int64),
+        leg_s=leg_s,
+        leg_m=leg_m,
+    )
+
+
+def first_leg(
+    tasks: Tasks, task: IntArray, starts: Starts, model: TravelModel, vehicles: tuple[str, ...]
+) -> tuple[FloatArray, FloatArray]:
+    """Seconds and metres from each pair's rider start to its task's first stop."""
+    lat2, lng2 = tasks.lat[task, 0], tasks.lng[task, 0]
+    metres = model.distance_m(starts.lat, starts.lng, lat2, lng2)
+    seconds = np.empty(len(task))
+    for v, vehicle in enumerate(vehicles):
+        mask = starts.vcode == v
+        if mask.any():
+            seconds[mask] = model.travel_s(
+                starts.lat[mask], starts.lng[mask], lat2[mask], lng2[mask], vehicle
+            )
+    return seconds, metres
+
+
+def evaluate(
+    tasks: Tasks,
+    task: IntArray,
+    starts: Starts,
+    params: BatchParams,
+    vehicles: tuple[str, ...],
+    *,
+    with_etas: bool = False,
+) -> RouteEval:
+    """Time every pair's route and price it on the batch objective."""
+    first_s, first_m = first_leg(tasks, task, starts, params.travel, vehicles)
+    clock = starts.time_s + first_s
+    travel_s, travel_m = first_s.copy(), first_m.copy()
+    wait = np.zeros(len(task))
+    late = np.zeros(len(task))
+    delivery = np.zeros(len(task))
+    feasible = np.ones(len(task), dtype=bool)
+    etas = np.full((len(task), tasks.lat.shape[1]), np.nan) if with_etas else None
+    half_p, half_d = params.pickup_service_s / 2, params.dropoff_service_s / 2
+    for s in range(tasks.lat.shape[1]):
+        if s > 0:
+            leg = tasks.leg_s[task, s - 1, starts.vcode]
+            clock += leg
+            travel_s += leg
+            travel_m += tasks.leg_m[task, s - 1]
+        kind = tasks.kind[task, s]
+        pick, drop = kind == PICKUP, kind == DROPOFF
+        ready = tasks.ready[task, s]
+        at_pickup = np.maximum(ready, clock + half_p)
+        wait += np.where(pick, np.maximum(0.0, ready - clock - half_p), 0.0)
+        feasible &= ~pick | (at_pickup <= starts.shift_end_s)
+        at_drop = clock + half_d
+        late += np.where(drop, np.maximum(0.0, at_drop - tasks.promised[task, s]), 0.0)
+        delivery += np.where(drop, at_drop - tasks.placed[task, s], 0.0)
+        if etas is not None:
+            etas[:, s] = np.where(pick, at_pickup, np.where(drop, at_drop, np.nan))
+        clock = np.where(pick, at_pickup + half_p, np.where(drop, at_drop + half_d, clock))
+    cost = (
+        params.travel_weight * travel_s
+        + params.wait_weight * wait
+        + params.lateness_weight * late
+        + params.delivery_weight * delivery
+    )
+    return RouteEval(cost, travel_s, travel_m, first_s, feasible, clock, etas)
+
+
+_PAD_VALUE = {"ready": -np.inf, "promised": np.inf, "order": -1}
+
+
+def concat_tasks(first: Tasks, second: Tasks) -> Tasks:
+    """The rows of `first` then of `second`, padded to the wider of the two."""
+    width = max(first.lat.shape[1], second.lat.shape[1])
+
+    def pad(a: npt.NDArray[np.generic], name: str, stops: int) -> npt.NDArray[np.generic]:
+        extra = [(0, 0), (0, stops - a.shape[1])] + [(0, 0)] * (a.ndim - 2)
+        return np.pad(a, extra, constant_values=_PAD_VALUE.get(name, 0))
+
+    columns: dict[str, npt.NDArray[np.generic]] = {}
+    for name in ("lat", "lng", "kind", "ready", "promised", "placed", "order", "leg_s", "leg_m"):
+        stops = width if name not in ("leg_s", "leg_m") else max(width - 1, 0)
+        parts = [pad(getattr(t, name), name, stops) for t in (first, second)]
+        columns[name] = np.concatenate(parts)
+    return Tasks(
+        lat=columns["lat"].astype(np.float64),
+        lng=columns["lng"].astype(np.float64),
+        kind=columns["kind"].astype(np.int8),
+        ready=columns["ready"].astype(np.float64),
+        promised=columns["promised"].astype(np.float64),
+        placed=columns["placed"].astype(np.float64),
+        order=columns["order"].astype(np.int64),
+        size=np.concatenate([first.size, second.size]),
+        leg_s=columns["leg_s"].astype(np.float64),
+        leg_m=columns["leg_m"].astype(np.float64),
+    )
+
+
+def task_members(tasks: Tasks) -> IntArray:
+    """Each task's batch orders, in pickup order, as a (T, m) array padded with -1."""
+    picks = (tasks.kind == PICKUP) & (tasks.order >= 0)
+    width = max(int(picks.sum(axis=1).max(initial=0)), 1)
+    members = np.full((tasks.count, width), -1, dtype=np.int64)
+    rank = np.cumsum(picks, axis=1) - 1
+    rows, cols = np.nonzero(picks)
+    members[rows, rank[rows, cols]] = tasks.order[rows, cols]
+    return members

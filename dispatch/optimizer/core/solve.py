@@ -1,0 +1,101 @@
+"""`solve_batch`: the library entry point, and `greedy_plan`, the baseline with the same signature.
+
+Phases (timed in `Plan.timings`): the candidate graph (k-d tree); build (arrays,
+priced single-order edges, candidate bundles and their priced edges); solve. The
+solve runs a ladder of answers, each step only if time is left, and returns the
+cheapest on the shared objective, so it never costs more than the greedy plan:
+
+1. greedy nearest-rider (the baseline, always computed);
+2. OR-Tools min-cost flow over single orders (exact for one order per rider);
+3. bundles taken by saving, then min-cost flow over that partition of the orders;
+4. CP-SAT on the whole set-partitioning model (orders and riders used at most
+   once), hinted with the best answer, when the model is small enough.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from dispatch.optimizer.core.assignment import min_cost_assignment
+from dispatch.optimizer.core.batch import Batch, Choice, choose, prepare, to_plan, with_bundles
+from dispatch.optimizer.core.greedy import greedy_assignment
+from dispatch.optimizer.core.models import OrderSpec, Plan, RiderSpec
+from dispatch.optimizer.core.params import BatchParams
+from dispatch.optimizer.core.partition import exact_choice, partition_flow, savings_partition
+
+# Time kept back from the CP-SAT budget for turning the answer into a plan.
+_PLAN_RESERVE_S = 0.05
+
+
+def greedy_plan(
+    orders: Sequence[OrderSpec], riders: Sequence[RiderSpec], params: BatchParams, *, now_s: float
+) -> Plan:
+    """The nearest-rider baseline (one order per rider) on the same candidates and objective."""
+    t0 = time.perf_counter()
+    batch = prepare(orders, riders, params, now_s)
+    return to_plan(_greedy(batch), batch, riders, params, t0)
+
+
+def _greedy(batch: Batch) -> Choice:
+    index = greedy_assignment(batch.edges, batch.orders.placed, batch.riders.count)
+    return choose(batch, index, "greedy")
+
+
+def solve_batch(
+    orders: Sequence[OrderSpec], riders: Sequence[RiderSpec], params: BatchParams, *, now_s: float
+) -> Plan:
+    """Decide which rider takes which pending orders, and in what order it serves them.
+
+    Parameters
+    ----------
+    orders
+        Orders waiting for a rider (ids unique).
+    riders
+        Riders that may take work (ids unique), with what they already carry.
+    params
+        Objective weights, candidate rules, bundling, time limit, seed, travel model.
+    now_s
+        The batch's clock, in the same seconds as the orders' and riders' times.
+
+    Returns
+    -------
+    Plan
+        Routes per rider (carried stops first), unassigned orders, objective cost,
+        timings and stats; never costlier than `greedy_plan` on the same input.
+    """
+    t0 = time.perf_counter()
+    deadline = t0 + params.time_limit_s
+    batch = prepare(orders, riders, params, now_s)
+    best = _greedy(batch)
+    if time.perf_counter() < deadline:
+        flow = min_cost_assignment(batch.edges, batch.orders.penalty)
+        best = _better(best, choose(batch, flow, "flow"))
+    if params.bundling and params.max_bundle_size > 1 and time.perf_counter() < deadline:
+        batch = with_bundles(batch, params, now_s)
+        best = _improve(batch, best, params, deadline)
+    return to_plan(best, batch, riders, params, t0)
+
+
+def _improve(batch: Batch, best: Choice, params: BatchParams, deadline: float) -> Choice:
+    """Bundle steps 3 and 4 of the ladder, from the best single-order answer."""
+    if batch.bundles == 0:
+        return best
+    args = (batch.edges, best.index, batch.members, batch.orders.penalty, batch.n_singles)
+    if time.perf_counter() < deadline:
+        units = savings_partition(*args)
+        index = partition_flow(batch.edges, units, batch.members, batch.orders.penalty,
+                               batch.n_singles)
+        best = _better(best, choose(batch, index, "flow+bundles"))
+    budget = deadline - time.perf_counter() - _PLAN_RESERVE_S
+    if batch.edges.count <= params.exact_max_edges and budget > 0:
+        exact = exact_choice(batch.edges, batch.members, batch.orders.penalty, best.index,
+                             time_limit_s=budget, seed=params.seed)
+        if exact is not None:
+            best = _better(best, choose(batch, exact, "cp-sat"))
+    return best
+
+
+def _better(current: Choice, candidate: Choice) -> Choice:
+    """The cheaper answer; the current one on ties, so results do not flip on noise."""
+    return candidate if candidate.cost < current.cost - 1e-9 else current
