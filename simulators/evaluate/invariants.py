@@ -1,0 +1,93 @@
+"""Rule checks over a replay, independent of how the replay computed its times.
+
+Each check re-derives what the MDRP rules demand from the instance and the trips
+alone and returns a message for every breach; an empty list means the run kept
+every rule.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Mapping
+
+from simulators.instances import DayCourier, DayOrder, Instance, Rules
+from simulators.replay import ReplayResult, Trip, Visit
+
+EPS = 1e-6
+
+
+def check_invariants(result: ReplayResult) -> list[str]:
+    """Every rule breach in `result` (empty when none)."""
+    instance = result.instance
+    couriers = {c.courier_id: c for c in instance.couriers}
+    orders = {o.order_id: o for o in instance.orders}
+    problems = list(_accounting(result))
+    by_courier: dict[str, list[Trip]] = defaultdict(list)
+    for trip in result.trips:
+        by_courier[trip.courier_id].append(trip)
+        problems.extend(_trip(trip, couriers[trip.courier_id], instance, orders))
+    for cid, trips in by_courier.items():
+        problems.extend(_sequence(cid, trips, couriers[cid]))
+    return problems
+
+
+def _accounting(result: ReplayResult) -> Iterator[str]:
+    """Each order delivered exactly once or reported undelivered, never both, none lost."""
+    dropped = Counter(
+        oid for t in result.trips for v in t.visits if v.kind == "dropoff" for oid in v.order_ids
+    )
+    for oid, count in dropped.items():
+        if count > 1:
+            yield f"order {oid} delivered {count} times"
+    undelivered = set(result.undelivered)
+    for order in result.instance.orders:
+        seen = order.order_id in dropped
+        if seen == (order.order_id in undelivered):
+            yield f"order {order.order_id}: delivered={seen}, listed undelivered={not seen}"
+
+
+def _trip(
+    trip: Trip, courier: DayCourier, instance: Instance, orders: Mapping[str, DayOrder]
+) -> Iterator[str]:
+    """Travel times, service times, ready times, shift end and pickup-before-drop-off."""
+    travel = instance.rules.travel()
+    lat, lng, clock = None, None, trip.depart_s
+    picked: set[str] = set()
+    for v in trip.visits:
+        if lat is not None and lng is not None:
+            leg = float(travel.travel_s(lat, lng, v.lat, v.lng, courier.vehicle))
+            if abs(v.arrive_s - (clock + leg)) > EPS:
+                yield f"{trip.courier_id}: arrival at {v.arrive_s} breaks travel time {leg}"
+        lat, lng, clock = v.lat, v.lng, v.leave_s
+        yield from _visit(v, trip, courier, instance.rules, orders, picked)
+
+
+def _visit(
+    v: Visit, trip: Trip, courier: DayCourier, rules: Rules, all_orders: Mapping[str, DayOrder],
+    picked: set[str],
+) -> Iterator[str]:
+    """Service time, ready time, shift end, placement and precedence of one visit."""
+    orders = {oid: all_orders[oid] for oid in v.order_ids}
+    if v.kind == "pickup":
+        ready = max(o.ready_s for o in orders.values())
+        if v.at_s < ready - EPS or v.at_s < v.arrive_s + rules.pickup_service_s / 2 - EPS:
+            yield f"{trip.courier_id}: pickup of {v.order_ids} at {v.at_s} before ready/service"
+        if v.at_s > courier.off_s + EPS:
+            yield f"{trip.courier_id}: pickup at {v.at_s} after shift end {courier.off_s}"
+        if any(o.placed_s > trip.committed_s for o in orders.values()):
+            yield f"{trip.courier_id}: committed {v.order_ids} before placement"
+        picked.update(v.order_ids)
+    elif v.kind == "dropoff":
+        if not set(v.order_ids) <= picked:
+            yield f"{trip.courier_id}: drop-off of {v.order_ids} before its pickup"
+        if abs(v.at_s - (v.arrive_s + rules.dropoff_service_s / 2)) > EPS:
+            yield f"{trip.courier_id}: drop-off at {v.at_s} breaks the service time"
+
+
+def _sequence(courier_id: str, trips: list[Trip], courier: DayCourier) -> Iterator[str]:
+    """A courier's trips start after its shift starts and never overlap."""
+    previous_end = courier.on_s
+    for trip in sorted(trips, key=lambda t: t.depart_s):
+        if trip.depart_s < previous_end - EPS or trip.depart_s < trip.committed_s - EPS:
+            yield f"{courier_id}: trip departs at {trip.depart_s} before it is free or committed"
+        previous_end = trip.end_s

@@ -1,0 +1,83 @@
+"""Between the replay and the optimizer: what a batch is given, and which answers are kept.
+
+The commitment rule: a proposal is committed only when its courier must leave
+within the next batch interval (`commit_ahead_s`) for its first pickup, that is
+when ``max(when the courier is free, ready - pickup_service/2 - travel to the
+pickup) <= now + commit_ahead_s``, with the ready time the dispatcher sees. A
+committed trip is final: the courier leaves at once (or when it finishes its
+current trip) and the orders are never revisited, unless the shift ends before
+the pickup, in which case they come back to the pool. Proposals that need not
+start yet are dropped, their orders stay pending, and the next batch decides
+again with more orders and riders in view (the paper's postponement, at the
+service's batch interval instead of every five minutes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from dispatch.optimizer.core import OrderSpec, RiderSpec
+from geo.travel import TravelModel
+from simulators.instances import DayOrder, Rules
+from simulators.replay.fleet import RiderView
+from simulators.replay.policies import Proposal
+from simulators.replay.ready import ReadyBoard
+
+
+def order_spec(
+    order: DayOrder, board: ReadyBoard, now_s: float, excluded: frozenset[str]
+) -> OrderSpec:
+    """The order as the optimizer sees it: the ready time the dispatcher knows or estimates."""
+    return OrderSpec(
+        order_id=order.order_id,
+        pickup_lat=order.pickup_lat,
+        pickup_lng=order.pickup_lng,
+        dropoff_lat=order.dropoff_lat,
+        dropoff_lng=order.dropoff_lng,
+        placed_s=order.placed_s,
+        ready_s=board.ready_s(order, now_s),
+        promised_s=order.promised_s,
+        merchant_id=order.merchant_id,
+        excluded_riders=excluded,
+    )
+
+
+def rider_spec(view: RiderView, capacity: int) -> RiderSpec:
+    """The courier as the optimizer sees it: free at the end of its committed trips."""
+    return RiderSpec(
+        rider_id=view.courier_id,
+        lat=view.lat,
+        lng=view.lng,
+        available_s=view.free_s,
+        capacity=capacity,
+        vehicle=view.vehicle,
+        shift_end_s=view.off_s,
+    )
+
+
+def must_start_by(
+    proposal: Proposal,
+    view: RiderView,
+    orders: Mapping[str, DayOrder],
+    board: ReadyBoard,
+    rules: Rules,
+    travel: TravelModel,
+    now_s: float,
+) -> float:
+    """The latest time the courier can leave without picking up later than it could."""
+    first = orders[proposal.stops[0][1]]
+    group = [
+        orders[oid] for kind, oid in proposal.stops
+        if kind == "pickup"
+        and (orders[oid].pickup_lat, orders[oid].pickup_lng) == (first.pickup_lat, first.pickup_lng)
+    ]
+    ready = max(board.ready_s(o, now_s) for o in group)
+    leg = float(travel.travel_s(view.lat, view.lng, first.pickup_lat, first.pickup_lng,
+                                view.vehicle))
+    latest = ready - rules.pickup_service_s / 2 - leg
+    return max(view.free_s, latest)
+
+
+def should_commit(start_by_s: float, now_s: float, commit_ahead_s: float) -> bool:
+    """True when waiting for the next batch could delay the pickup."""
+    return start_by_s <= now_s + commit_ahead_s

@@ -1,0 +1,172 @@
+"""The replay: a delivery day on a simulated clock, re-optimised every batch interval.
+
+Orders enter the pending pool at their placement time, never before. Every
+`batch_interval_s` the pending orders and the couriers the dispatcher sees free
+soon go to the policy; proposals that must start now are committed (see
+`simulators.replay.commit`) and played by the MDRP rules (`trips`). When nothing
+is pending the clock jumps to the next placement. The day ends when every order
+is delivered, or when no courier is left on shift; orders still pending then are
+undelivered.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import time
+from dataclasses import dataclass, field
+
+from simulators.instances import Instance
+from simulators.replay.commit import must_start_by, order_spec, rider_spec, should_commit
+from simulators.replay.fleet import Fleet, RiderView
+from simulators.replay.policies import Policy, PolicyTuning, Proposal, make_policy
+from simulators.replay.ready import ReadyBoard
+from simulators.replay.trips import Trip, play_trip
+
+
+@dataclass(frozen=True)
+class ReplayConfig:
+    """How a day is replayed.
+
+    Parameters
+    ----------
+    policy
+        `greedy`, `flow` or `full` (see `simulators.replay.policies`).
+    batch_interval_s
+        Seconds between batches (the service's optimizer interval).
+    estimate_ready
+        Estimate ready times from each merchant's history instead of knowing them.
+    rider_lookahead_s
+        Couriers free (or starting their shift) within this many seconds join a batch.
+    commit_ahead_s
+        Commit a proposal when its courier must leave within this many seconds
+        (default: one batch interval).
+    seed
+        Seed handed to the optimizer.
+    """
+
+    policy: str = "full"
+    batch_interval_s: float = 30.0
+    estimate_ready: bool = False
+    rider_lookahead_s: float = 600.0
+    commit_ahead_s: float | None = None
+    seed: int = 0
+    tuning: PolicyTuning = field(default_factory=PolicyTuning)
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.batch_interval_s) or self.batch_interval_s <= 0:
+            raise ValueError("batch_interval_s must be finite and > 0")
+        if self.rider_lookahead_s < 0:
+            raise ValueError("rider_lookahead_s must be >= 0")
+
+    @property
+    def ahead_s(self) -> float:
+        """Commitment horizon in seconds."""
+        return self.batch_interval_s if self.commit_ahead_s is None else self.commit_ahead_s
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """What happened: every trip, the orders never delivered, and how long batches took."""
+
+    instance: Instance
+    config: ReplayConfig
+    trips: tuple[Trip, ...]
+    undelivered: tuple[str, ...]
+    batch_wall_s: tuple[float, ...]
+    wall_s: float
+
+
+class Replay:
+    """One replay of one day; `run()` plays it to the end."""
+
+    def __init__(self, instance: Instance, config: ReplayConfig, policy: Policy | None = None):
+        self.instance, self.config = instance, config
+        self.policy = policy or make_policy(config.policy, instance.rules, config.tuning,
+                                            config.seed)
+        self.travel = instance.rules.travel()
+        self.board = ReadyBoard(known=not config.estimate_ready)
+        self.fleet = Fleet(instance)
+        self.orders = {o.order_id: o for o in instance.orders}
+        self.pending: dict[str, frozenset[str]] = {}  # order id -> couriers excluded
+        self.releases: list[tuple[float, str, str]] = []  # (time, order id, courier id)
+        self.next_order = 0
+        self.batch_wall: list[float] = []
+
+    def run(self) -> ReplayResult:
+        """Play the day; return every trip and the orders left undelivered."""
+        t0 = time.perf_counter()
+        now = self._next_tick(-math.inf)
+        while now < math.inf:
+            self._admit(now)
+            if self.pending:
+                self._batch(now)
+            now = self._next_tick(now)
+        return ReplayResult(self.instance, self.config, tuple(self.fleet.trips),
+                            tuple(sorted(self.pending)), tuple(self.batch_wall),
+                            time.perf_counter() - t0)
+
+    def _next_tick(self, now: float) -> float:
+        """The next batch time, jumping over idle stretches; inf when the day is over."""
+        step = self.config.batch_interval_s
+        upcoming = [r[0] for r in self.releases[:1]]
+        if self.next_order < len(self.instance.orders):
+            upcoming.append(self.instance.orders[self.next_order].placed_s)
+        shift_left = bool(len(self.fleet.off_s)) and float(self.fleet.off_s.max()) > now
+        if self.pending and shift_left:
+            upcoming.append(now + step)
+        if not upcoming:
+            return math.inf
+        return max(now + step, math.ceil(min(upcoming) / step) * step)
+
+    def _admit(self, now: float) -> None:
+        """Orders placed and orders released by now join the pool."""
+        orders = self.instance.orders
+        while self.next_order < len(orders) and orders[self.next_order].placed_s <= now:
+            order = orders[self.next_order]
+            self.pending[order.order_id] = frozenset()
+            self.board.place(order)
+            self.next_order += 1
+        while self.releases and self.releases[0][0] <= now:
+            _, oid, courier = heapq.heappop(self.releases)
+            self.pending[oid] = self.pending.get(oid, frozenset()) | {courier}
+        self.board.advance(now)
+
+    def _batch(self, now: float) -> None:
+        """One optimizer batch at `now`, and the commitments it leads to."""
+        views = {v.courier_id: v for v in self.fleet.available(
+            now, self.config.rider_lookahead_s, self.board)}
+        if not views:
+            return
+        capacity = self.config.tuning.max_bundle_size
+        specs = [order_spec(self.orders[oid], self.board, now, excluded)
+                 for oid, excluded in self.pending.items()]
+        riders = [rider_spec(v, capacity) for v in views.values()]
+        t0 = time.perf_counter()
+        answer = self.policy(specs, riders, now)
+        self.batch_wall.append(time.perf_counter() - t0)
+        for proposal in answer:
+            self._maybe_commit(proposal, views, now)
+
+    def _maybe_commit(self, proposal: Proposal, views: dict[str, RiderView], now: float) -> None:
+        """Commit `proposal` if its courier must leave before the next batch."""
+        view = views[proposal.rider_id]
+        start_by = must_start_by(proposal, view, self.orders, self.board,
+                                 self.instance.rules, self.travel, now)
+        if not should_commit(start_by, now, self.config.ahead_s):
+            return
+        stops = [(kind, self.orders[oid]) for kind, oid in proposal.stops]
+        trip = play_trip(self.fleet.leg(proposal.rider_id, now), stops, self.instance.rules,
+                         self.travel, now)
+        self.fleet.record(trip)
+        for kind, order in stops:
+            if kind == "pickup":
+                self.pending.pop(order.order_id, None)
+        for oid in trip.released:
+            heapq.heappush(self.releases, (trip.release_s, oid, trip.courier_id))
+
+
+def replay(instance: Instance, config: ReplayConfig, policy: Policy | None = None) -> ReplayResult:
+    """Replay `instance` under `config` (optionally with a custom policy callable)."""
+    return Replay(instance, config, policy).run()
+

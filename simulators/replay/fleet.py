@@ -1,0 +1,87 @@
+"""Couriers during a replay: where and when each is free, truly and as the dispatcher sees it.
+
+A courier's committed trips run back to back; the dispatcher treats it as free at
+the end of its last trip, at that trip's last stop. With ready times estimated,
+a trip whose pickup has not happened yet ends, in the dispatcher's eyes, when it
+would with the estimated ready time instead of the true one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulators.instances import DayCourier, DayOrder, Instance
+from simulators.replay.ready import ReadyBoard
+from simulators.replay.trips import Leg, Trip
+
+
+@dataclass(frozen=True)
+class RiderView:
+    """A courier as the dispatcher offers it to a batch."""
+
+    courier_id: str
+    lat: float
+    lng: float
+    free_s: float
+    off_s: float
+    vehicle: str
+
+
+class Fleet:
+    """Every courier's state; arrays for the per-batch filter, trips for the record."""
+
+    def __init__(self, instance: Instance) -> None:
+        self.couriers: tuple[DayCourier, ...] = instance.couriers
+        self.index = {c.courier_id: i for i, c in enumerate(self.couriers)}
+        self.on_s = np.array([c.on_s for c in self.couriers], dtype=np.float64)
+        self.off_s = np.array([c.off_s for c in self.couriers], dtype=np.float64)
+        self.free_s = self.on_s.copy()
+        self.lat = np.array([c.lat for c in self.couriers], dtype=np.float64)
+        self.lng = np.array([c.lng for c in self.couriers], dtype=np.float64)
+        self.trips: list[Trip] = []
+        self._last_trip: dict[int, Trip] = {}
+        self._orders: dict[str, DayOrder] = {o.order_id: o for o in instance.orders}
+        self._half_pickup = instance.rules.pickup_service_s / 2
+
+    def leg(self, courier_id: str, now_s: float) -> Leg:
+        """Where and when the courier would start a trip committed at `now_s`."""
+        i = self.index[courier_id]
+        c = self.couriers[i]
+        depart = max(now_s, float(self.free_s[i]))
+        return Leg(c.courier_id, float(self.lat[i]), float(self.lng[i]), depart, c.off_s, c.vehicle)
+
+    def record(self, trip: Trip) -> None:
+        """Append a committed trip: the courier is next free at its end."""
+        i = self.index[trip.courier_id]
+        self.trips.append(trip)
+        self._last_trip[i] = trip
+        self.free_s[i] = trip.end_s
+        self.lat[i], self.lng[i] = trip.end_lat, trip.end_lng
+
+    def available(self, now_s: float, lookahead_s: float, board: ReadyBoard) -> list[RiderView]:
+        """Couriers on shift (or starting soon) that the dispatcher sees free by now + lookahead."""
+        horizon = now_s + lookahead_s
+        mask = (self.on_s <= horizon) & (self.off_s > now_s)
+        views = []
+        for i in np.flatnonzero(mask).tolist():
+            free = self._seen_free_s(i, now_s, board)
+            if free <= horizon:
+                c = self.couriers[i]
+                views.append(RiderView(c.courier_id, float(self.lat[i]), float(self.lng[i]),
+                                       max(free, c.on_s), c.off_s, c.vehicle))
+        return views
+
+    def _seen_free_s(self, i: int, now_s: float, board: ReadyBoard) -> float:
+        """When the dispatcher believes courier `i` is free (true end once its food is known)."""
+        true_free = float(self.free_s[i])
+        trip = self._last_trip.get(i)
+        if board.known or trip is None or true_free <= now_s:
+            return true_free
+        for visit in trip.visits:
+            if visit.kind == "pickup" and visit.at_s > now_s:
+                ready = max(board.ready_s(self._orders[o], now_s) for o in visit.order_ids)
+                seen_at = max(ready, visit.arrive_s + self._half_pickup)
+                return true_free + (seen_at - visit.at_s)
+        return true_free

@@ -1,0 +1,125 @@
+"""Dispatch policies for replays, behind one call: pending orders and riders in, proposals out.
+
+- `greedy`: the optimizer's nearest-rider baseline (`greedy_plan`), one order per rider.
+- `flow`: `solve_batch` without bundling (min-cost flow, one order per rider).
+- `full`: `solve_batch` with bundling.
+
+Each is the optimizer's documented entry point with `BatchParams` set from the
+instance's rules (travel model, service times, one-restaurant bundles on MDRP
+instances) and the replay's tuning (`PolicyTuning`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from dispatch.optimizer.core import (
+    BatchParams,
+    OrderSpec,
+    Plan,
+    RiderSpec,
+    greedy_plan,
+    solve_batch,
+)
+from simulators.instances import Rules
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A policy's answer for one rider: the new orders' stops, in the order it visits them."""
+
+    rider_id: str
+    stops: tuple[tuple[str, str], ...]  # (kind, order id)
+
+
+@dataclass(frozen=True)
+class PolicyTuning:
+    """Weights and knobs of the batch objective used by the replay policies.
+
+    The MDRP is judged on click-to-door time, so the delivery term dominates;
+    travel is priced lightly (it is the rider's time and the kilometres), waiting
+    for food barely (a waiting rider costs nothing but utilisation).
+    """
+
+    travel_weight: float = 0.3
+    wait_weight: float = 0.05
+    lateness_weight: float = 1.0
+    delivery_weight: float = 1.0
+    unassigned_penalty_s: float = 5400.0
+    age_weight: float = 1.0
+    candidate_radius_m: float = 6000.0
+    candidate_count: int = 24
+    max_bundle_size: int = 3
+    bundle_pickup_radius_m: float = 400.0
+    bundle_ready_gap_s: float = 600.0
+    bundle_partners: int = 4
+    time_limit_s: float = 2.0
+
+
+Solver = Callable[..., Plan]
+Policy = Callable[[Sequence[OrderSpec], Sequence[RiderSpec], float], list[Proposal]]
+
+_SOLVERS: dict[str, tuple[Solver, bool]] = {
+    "greedy": (greedy_plan, False),
+    "flow": (solve_batch, False),
+    "full": (solve_batch, True),
+}
+POLICY_NAMES = tuple(_SOLVERS)
+
+
+def batch_params(rules: Rules, tuning: PolicyTuning, *, bundling: bool, seed: int) -> BatchParams:
+    """`BatchParams` for an instance's rules: its travel model and service times."""
+    return BatchParams(
+        travel_weight=tuning.travel_weight,
+        wait_weight=tuning.wait_weight,
+        lateness_weight=tuning.lateness_weight,
+        delivery_weight=tuning.delivery_weight,
+        unassigned_penalty_s=tuning.unassigned_penalty_s,
+        age_weight=tuning.age_weight,
+        pickup_service_s=rules.pickup_service_s,
+        dropoff_service_s=rules.dropoff_service_s,
+        candidate_radius_m=tuning.candidate_radius_m,
+        candidate_count=tuning.candidate_count,
+        bundling=bundling,
+        max_bundle_size=tuning.max_bundle_size if bundling else 1,
+        # MDRP: a courier serves one restaurant's orders at a time.
+        same_merchant_only=rules.metres_per_minute is not None,
+        bundle_pickup_radius_m=tuning.bundle_pickup_radius_m,
+        bundle_ready_gap_s=tuning.bundle_ready_gap_s,
+        bundle_partners=tuning.bundle_partners,
+        time_limit_s=tuning.time_limit_s,
+        seed=seed,
+        travel=rules.travel(),
+    )
+
+
+def proposals(plan: Plan) -> list[Proposal]:
+    """The plan's routes as proposals (riders come without carried stops, so all stops are new)."""
+    return [
+        Proposal(rid, tuple((s.kind, s.order_id) for s in route.stops))
+        for rid, route in sorted(plan.routes.items())
+        if route.order_ids
+    ]
+
+
+def make_policy(
+    name: str, rules: Rules, tuning: PolicyTuning | None = None, seed: int = 0
+) -> Policy:
+    """The policy called `name` for an instance played by `rules`."""
+    if name not in _SOLVERS:
+        raise ValueError(f"unknown policy {name!r}; known: {', '.join(POLICY_NAMES)}")
+    solver, bundling = _SOLVERS[name]
+    params = batch_params(rules, tuning or PolicyTuning(), bundling=bundling, seed=seed)
+
+    def policy(
+        orders: Sequence[OrderSpec], riders: Sequence[RiderSpec], now_s: float
+    ) -> list[Proposal]:
+        return proposals(solver(orders, riders, params, now_s=now_s))
+
+    return policy
+
+
+def with_tuning(tuning: PolicyTuning, **changes: float | int) -> PolicyTuning:
+    """A copy of `tuning` with some fields changed (for sweeps)."""
+    return replace(tuning, **changes)  # type: ignore[arg-type]
