@@ -143,15 +143,13 @@ def bundle_options(
 def _earliest_arrival(
     edges: Edges, riders: RiderArrays, n: int, now_s: float
 ) -> tuple[npt.NDArray[np.float64], IntArray]:
-    """Per order: when its soonest candidate rider reaches the pickup, and on what vehicle."""
+    """Per order: when its soonest candidate reaches the pickup, and the nearest's vehicle."""
     arrive = np.full(n, now_s)
     vcode = np.zeros(n, dtype=np.int64)
-    if edges.count:
-        at = riders.start_s[edges.rider] + edges.first_s
-        order = np.lexsort((at, edges.task))
-        task, head = np.unique(edges.task[order], return_index=True)
-        arrive[task] = at[order[head]]
-        vcode[task] = riders.vcode[edges.rider[order[head]]]
+    if edges.count:  # sorted by task (order index), then distance
+        task, head = np.unique(edges.task, return_index=True)
+        arrive[task] = np.minimum.reduceat(riders.start_s[edges.rider] + edges.first_s, head)
+        vcode[task] = riders.vcode[edges.rider[head]]  # the nearest rider's vehicle
     return arrive, vcode
 
 

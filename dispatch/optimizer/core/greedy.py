@@ -21,17 +21,13 @@ def greedy_assignment(edges: Edges, placed: FloatArray, n_riders: int) -> IntArr
     task_rank = np.empty(len(placed), dtype=np.int64)
     task_rank[np.lexsort((np.arange(len(placed)), placed))] = np.arange(len(placed))
     order = np.lexsort((edges.rider, edges.first_s, task_rank[edges.task]))
-    ranks = task_rank[edges.task[order]]
-    bounds = np.flatnonzero(np.diff(ranks)) + 1
-    starts = np.concatenate([[0], bounds])
-    ends = np.concatenate([bounds, [len(order)]])
-    taken = [False] * n_riders
+    tasks = edges.task[order].tolist()
     riders = edges.rider[order].tolist()
+    taken = [False] * n_riders
+    done = [False] * len(placed)
     chosen: list[int] = []
-    for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True):
-        for k in range(lo, hi):
-            if not taken[riders[k]]:
-                taken[riders[k]] = True
-                chosen.append(int(order[k]))
-                break
-    return np.array(chosen, dtype=np.int64)
+    for k, (t, r) in enumerate(zip(tasks, riders, strict=True)):
+        if not done[t] and not taken[r]:
+            done[t] = taken[r] = True
+            chosen.append(k)
+    return order[np.array(chosen, dtype=np.int64)]

@@ -51,13 +51,16 @@ def savings_partition(
     good = saving > 0
     bundle, saving = bundle[good], saving[good]
     order = np.lexsort((bundle, -saving))
-    used = np.zeros(len(penalty), dtype=bool)
+    tasks = edges.task[bundle[order]]
+    first = np.unique(tasks, return_index=True)[1]  # each task at its best saving
+    tasks = tasks[np.sort(first)]
+    used = [False] * len(penalty)
     taken: list[int] = []
-    for k in order.tolist():
-        task = int(edges.task[bundle[k]])
-        group = members[task][members[task] >= 0]
-        if not used[group].any():
-            used[group] = True
+    for task, row in zip(tasks.tolist(), members[tasks].tolist(), strict=True):
+        group = [i for i in row if i >= 0]
+        if not any(used[i] for i in group):
+            for i in group:
+                used[i] = True
             taken.append(task)
     return np.array(taken, dtype=np.int64)
 
@@ -75,7 +78,23 @@ def partition_flow(
     allowed[:n_singles] = ~in_bundle
     keep = np.flatnonzero(allowed[edges.task])
     chosen: IntArray = keep[min_cost_assignment(edges.take(keep), task_penalty)]
-    return chosen
+    return np.concatenate([chosen, _repair(edges, chosen, members, penalty, n_singles)])
+
+
+def _repair(
+    edges: Edges, chosen: IntArray, members: IntArray, penalty: FloatArray, n_singles: int
+) -> IntArray:
+    """Single-order edges for orders a partition left out (their bundle found no rider),
+    on riders the partition left free."""
+    rows = members[edges.task[chosen]]
+    covered = np.zeros(n_singles, dtype=bool)
+    covered[rows[rows >= 0]] = True
+    busy = np.zeros(int(edges.rider.max(initial=-1)) + 1, dtype=bool)
+    busy[edges.rider[chosen]] = True
+    single = edges.task < n_singles
+    keep = np.flatnonzero(single & ~covered[np.where(single, edges.task, 0)] & ~busy[edges.rider])
+    repaired: IntArray = keep[min_cost_assignment(edges.take(keep), penalty)]
+    return repaired
 
 
 def exact_choice(

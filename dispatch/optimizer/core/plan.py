@@ -14,7 +14,7 @@ import numpy as np
 from dispatch.optimizer.core.arrays import OrderArrays, RiderArrays, order_arrays, rider_arrays
 from dispatch.optimizer.core.models import OrderSpec, Plan, RiderPlan, RiderSpec, Stop, StopKind
 from dispatch.optimizer.core.params import BatchParams
-from dispatch.optimizer.core.routes import DROPOFF, PICKUP, IntArray, Tasks, evaluate
+from dispatch.optimizer.core.routes import DROPOFF, PAD, PICKUP, IntArray, Tasks, evaluate
 from dispatch.optimizer.core.sequences import is_valid_sequence, sequence_tasks
 
 KIND_NAME: dict[int, StopKind] = {PICKUP: "pickup", DROPOFF: "dropoff"}
@@ -35,22 +35,23 @@ def build_routes(
         return {}, 0.0, 0.0
     timed = evaluate(tasks, task, riders.starts(rider), params, riders.vehicles, with_etas=True)
     assert timed.etas is not None
+    columns = zip(
+        rider.tolist(), tasks.kind[task].tolist(), tasks.order[task].tolist(),
+        tasks.lat[task].tolist(), tasks.lng[task].tolist(), timed.etas.tolist(), strict=True,
+    )
     routes: dict[str, RiderPlan] = {}
-    for row, (t, r) in enumerate(zip(task.tolist(), rider.tolist(), strict=True)):
+    for r, kinds, order, lat, lng, etas in columns:
         spec = rider_specs[r]
         carried = tuple(
             Stop(c.kind, c.order_id, c.lat, c.lng, eta)
             for c, eta in zip(spec.carried, riders.carried_etas[r], strict=True)
         )
-        live = np.flatnonzero(tasks.kind[t] != 0)
         new = tuple(
-            Stop(
-                KIND_NAME[int(tasks.kind[t, s])], orders.ids[int(tasks.order[t, s])],
-                float(tasks.lat[t, s]), float(tasks.lng[t, s]), float(timed.etas[row, s]),
-            )
-            for s in live
+            Stop(KIND_NAME[k], orders.ids[i], y, x, eta)
+            for k, i, y, x, eta in zip(kinds, order, lat, lng, etas, strict=True)
+            if k != PAD
         )
-        ids = tuple(orders.ids[int(tasks.order[t, s])] for s in live if tasks.kind[t, s] == PICKUP)
+        ids = tuple(orders.ids[i] for k, i in zip(kinds, order, strict=True) if k == PICKUP)
         routes[spec.rider_id] = RiderPlan(spec.rider_id, ids, carried + new)
     return routes, float(timed.cost.sum()), float(timed.travel_m.sum())
 

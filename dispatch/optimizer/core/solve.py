@@ -6,10 +6,13 @@ solve runs a ladder of answers, each step only if time is left, and returns the
 cheapest on the shared objective, so it never costs more than the greedy plan:
 
 1. greedy nearest-rider (the baseline, always computed);
-2. OR-Tools min-cost flow over single orders (exact for one order per rider);
-3. bundles taken by saving, then min-cost flow over that partition of the orders;
-4. CP-SAT on the whole set-partitioning model (orders and riders used at most
-   once), hinted with the best answer, when the model is small enough.
+2. OR-Tools min-cost flow: over single orders when bundling is off (exact for one
+   order per rider); with bundling, over the partition of the orders into the
+   bundles that save most against the greedy answer plus every other order alone
+   (exact for that partition, and no worse than the single-order flow when no
+   bundle pays);
+3. CP-SAT on the whole set-partitioning model (each order and each rider used at
+   most once), hinted with the best answer, when the model is small enough.
 """
 
 from __future__ import annotations
@@ -68,27 +71,30 @@ def solve_batch(
     deadline = t0 + params.time_limit_s
     batch = prepare(orders, riders, params, now_s)
     best = _greedy(batch)
-    if time.perf_counter() < deadline:
-        flow = min_cost_assignment(batch.edges, batch.orders.penalty)
-        best = _better(best, choose(batch, flow, "flow"))
-    if params.bundling and params.max_bundle_size > 1 and time.perf_counter() < deadline:
+    bundling = params.bundling and params.max_bundle_size > 1
+    if bundling and time.perf_counter() < deadline:
         batch = with_bundles(batch, params, now_s)
-        best = _improve(batch, best, params, deadline)
+    if time.perf_counter() < deadline:
+        best = _better(best, _flow(batch, best))
+    if batch.bundles and batch.edges.count <= params.exact_max_edges:
+        best = _exact(batch, best, params, deadline)
     return to_plan(best, batch, riders, params, t0)
 
 
-def _improve(batch: Batch, best: Choice, params: BatchParams, deadline: float) -> Choice:
-    """Bundle steps 3 and 4 of the ladder, from the best single-order answer."""
+def _flow(batch: Batch, reference: Choice) -> Choice:
+    """Min-cost flow over single orders, or over the partition that bundles by saving."""
     if batch.bundles == 0:
-        return best
-    args = (batch.edges, best.index, batch.members, batch.orders.penalty, batch.n_singles)
-    if time.perf_counter() < deadline:
-        units = savings_partition(*args)
-        index = partition_flow(batch.edges, units, batch.members, batch.orders.penalty,
-                               batch.n_singles)
-        best = _better(best, choose(batch, index, "flow+bundles"))
+        return choose(batch, min_cost_assignment(batch.edges, batch.orders.penalty), "flow")
+    penalty, n = batch.orders.penalty, batch.n_singles
+    units = savings_partition(batch.edges, reference.index, batch.members, penalty, n)
+    index = partition_flow(batch.edges, units, batch.members, penalty, n)
+    return choose(batch, index, "flow+bundles")
+
+
+def _exact(batch: Batch, best: Choice, params: BatchParams, deadline: float) -> Choice:
+    """CP-SAT on the set-partitioning model, hinted with `best`, within the time left."""
     budget = deadline - time.perf_counter() - _PLAN_RESERVE_S
-    if batch.edges.count <= params.exact_max_edges and budget > 0:
+    if budget > 0:
         exact = exact_choice(batch.edges, batch.members, batch.orders.penalty, best.index,
                              time_limit_s=budget, seed=params.seed)
         if exact is not None:
