@@ -227,7 +227,7 @@ def main() -> None:
     with EmbeddedRedis() as redis_server:
         env = {"DISPATCH_REDIS_URL": redis_server.url, "DISPATCH_SECRET_KEY": SECRET,
                "DISPATCH_RATE_FRAMES_PER_S": "100000", "DISPATCH_RATE_BURST_FRAMES": "100000",
-               "DISPATCH_STALE_AFTER_S": "600"}
+               "DISPATCH_STALE_AFTER_S": "600", "DISPATCH_RIDER_ACCOUNTS_REQUIRED": "false"}
         with service_process(env, core=0) as (port, pid):
             figures = uvloop.run(run(plan, port, pid, redis_server.url, redis_server.pid))
     for key, value in figures.items():

@@ -16,6 +16,7 @@ import os
 from typing import Any, cast
 
 from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 from uvicorn.config import Config
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.server import ServerState
@@ -35,6 +36,7 @@ from dispatch.riders.stream import (
     session_deps,
 )
 from dispatch.services import Services
+from dispatch.users.service import check_rider
 
 log = logging.getLogger(__name__)
 
@@ -209,8 +211,17 @@ class RiderStreamProtocol(asyncio.Protocol):
         deps = _deps_cache.get(id(services)) or _deps_cache.setdefault(
             id(services), session_deps(services))
         try:
+            if services.settings.rider_accounts_required and (
+                refusal := await check_rider(db=services.db, rider_id=rider_id, region=region)
+            ):
+                self.close(p.CLOSE_UNAUTHORIZED, refusal)
+                return
             session, connection = await open_session(
                 services, deps, rider_id, region, send=self.send, close=self.close)
+        except SQLAlchemyError as exc:
+            log.warning("rider stream could not reach the database", extra={"error": str(exc)})
+            self.close(p.CLOSE_INTERNAL, "accounts unavailable; reconnect")
+            return
         except (RedisError, OSError) as exc:
             log.warning("rider stream could not reach the store", extra={"error": str(exc)})
             self.close(p.CLOSE_INTERNAL, "store unavailable; reconnect")

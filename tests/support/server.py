@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import pytest
 import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from dispatch.auth.tokens import TokenSigner
 from dispatch.cli import uvicorn_config
@@ -97,3 +99,12 @@ async def recv_json(ws: ClientConnection, wait_s: float = 5.0) -> dict[str, Any]
 async def send_json(ws: ClientConnection, payload: Any) -> None:
     """Send one JSON text frame."""
     await ws.send(orjson.dumps(payload).decode())
+
+
+async def closed_with(ws: ClientConnection, wait_s: float = 5.0) -> int:
+    """The close code the server sends, reading (and dropping) frames until it does."""
+    with pytest.raises(ConnectionClosed) as info:
+        while True:
+            await asyncio.wait_for(ws.recv(), wait_s)
+    assert info.value.rcvd is not None
+    return info.value.rcvd.code

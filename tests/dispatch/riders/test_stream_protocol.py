@@ -15,7 +15,13 @@ from websockets.exceptions import ConnectionClosed
 
 from dispatch.auth.tokens import TokenSigner
 from dispatch.config import Settings
-from tests.support.server import RunningService, recv_json, run_service, send_json
+from tests.support.server import (
+    RunningService,
+    closed_with,
+    recv_json,
+    run_service,
+    send_json,
+)
 
 pytestmark = pytest.mark.asyncio
 
@@ -26,14 +32,6 @@ def now_ms() -> int:
 
 def fix(seq: int, lat: float = 52.52, lng: float = 13.405, ts: int | None = None) -> dict:
     return {"seq": seq, "lat": lat, "lng": lng, "ts": ts if ts is not None else now_ms()}
-
-
-async def closed_with(ws, wait_s: float = 5.0) -> int:
-    with pytest.raises(ConnectionClosed) as info:
-        while True:
-            await asyncio.wait_for(ws.recv(), wait_s)
-    assert info.value.rcvd is not None
-    return info.value.rcvd.code
 
 
 async def test_a_fix_is_acknowledged_and_lands_in_the_store(service: RunningService) -> None:
