@@ -23,6 +23,7 @@ from dispatch.live.client import connect_redis
 from dispatch.live.store import LiveStore
 from dispatch.live.writer import PositionWriter
 from dispatch.metrics import Metrics
+from dispatch.optimizer.service.runner import start_in_app, stop_tasks
 from dispatch.orders import views as order_views
 from dispatch.orders.areas import load_areas
 from dispatch.outbox.relay import RelayParams, run_relay
@@ -88,9 +89,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         db=services.db, redis=redis, provider=services.payments, stream=settings.outbox_stream,
         batch=settings.outbox_batch, maxlen=settings.outbox_stream_maxlen,
         poll_s=settings.outbox_poll_s))) if settings.outbox_relay else None
+    dispatching = start_in_app(services)
     try:
         yield
     finally:
+        await stop_tasks(dispatching)
         evictor.cancel()
         if relay is not None:
             relay.cancel()

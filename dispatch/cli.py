@@ -1,8 +1,10 @@
-"""The `dispatch` command line: `serve` runs the service, `token` mints access tokens."""
+"""The `dispatch` command line: `serve` runs the service, `optimizer` runs batch loops on
+their own, `token` mints access tokens."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections.abc import Sequence
 
@@ -43,6 +45,16 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _optimizer(args: argparse.Namespace, settings: Settings) -> int:
+    from dispatch.optimizer.service.runner import run_standalone  # noqa: PLC0415
+
+    if settings.redis_url is None:
+        print("dispatch optimizer needs DISPATCH_REDIS_URL (the API's Redis)", file=sys.stderr)
+        return 2
+    asyncio.run(run_standalone(settings, args.region or [], metrics_port=args.metrics_port))
+    return 0
+
+
 def _token(args: argparse.Namespace, settings: Settings) -> int:
     signer = TokenSigner(load_or_create_secret(settings.secret_key, settings.data_dir),
                          ttl_s=settings.token_ttl_s)
@@ -61,6 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None, help="bind address (DISPATCH_HOST)")
     serve.add_argument("--port", type=int, default=None, help="port (DISPATCH_PORT)")
     serve.set_defaults(run=_serve)
+    optimizer = verbs.add_parser(
+        "optimizer", help="run the batch loops of some regions as their own process (set "
+        "DISPATCH_OPTIMIZER_EMBEDDED=false on the API workers)")
+    optimizer.add_argument("--region", action="append", default=None,
+                           help="a region to batch (repeat; default DISPATCH_OPTIMIZER_REGIONS "
+                                "or every service area)")
+    optimizer.add_argument("--metrics-port", type=int, default=None,
+                           help="serve Prometheus metrics on this port")
+    optimizer.set_defaults(run=_optimizer)
     token = verbs.add_parser("token", help="mint an access token signed with the service's key")
     token.add_argument("--role", choices=sorted(ROLES), required=True)
     token.add_argument("--subject", required=True, help="the user or rider id")

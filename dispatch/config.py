@@ -86,6 +86,18 @@ class Settings(BaseSettings):
     nearby_max_radius_m: float = Field(20_000.0, gt=0)
     nearby_max_k: int = Field(200, ge=1)
 
+    # Optimizer: one batch loop per region, owned through a fenced Redis lease.
+    optimizer_embedded: bool = True  # run the batch loops inside the API process
+    optimizer_regions: str = ""  # comma-separated; empty means every service-area region
+    batch_interval_s: float = Field(2.0, gt=0)
+    batch_time_limit_s: float = Field(1.0, gt=0)  # the solve's budget, within the interval
+    batch_max_orders: int = Field(2000, ge=1)  # oldest first; the rest wait for a later batch
+    lease_ttl_s: float = Field(6.0, gt=0)  # a dead optimizer's region is free after this
+    offer_timeout_s: int = Field(30, ge=1, le=3600)
+    rider_capacity: int = Field(3, ge=1, le=20)  # orders a rider may hold at once
+    candidate_radius_m: float = Field(5000.0, gt=0)
+    candidate_riders: int = Field(24, ge=1, le=200)  # nearest riders fetched per pickup
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 ACK_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0)
+SOLVE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+COUNT_BUCKETS = (0, 1, 5, 10, 50, 100, 500, 1000, 5000, 20_000, 100_000)
 
 
 class Metrics:
-    """The service's metrics: connected riders, fixes by outcome, ack latency, stream errors."""
+    """The service's metrics: riders, fixes, ack latency, stream errors, and batches."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -36,3 +38,36 @@ class Metrics:
             "dispatch_riders_evicted", "Riders removed from the index for not reporting",
             registry=self.registry,
         )
+        self.batch = BatchMetrics(self.registry)
+
+
+class BatchMetrics:
+    """Per-batch figures of the optimizer loops this process runs, labelled by region."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        def sizes(name: str, what: str) -> Histogram:
+            return Histogram(f"dispatch_batch_{name}", what, ["region"],
+                             buckets=COUNT_BUCKETS, registry=registry)
+
+        self.batches = Counter(
+            "dispatch_batches", "Batches run, by region and result (committed, empty, "
+            "stale_fence, failed)", ["region", "result"], registry=registry)
+        self.orders = sizes("orders", "Pending orders read by a batch")
+        self.riders = sizes("riders", "Candidate riders given to a batch's solve")
+        self.candidates = sizes("candidates", "Order-rider candidate edges of a batch")
+        self.solve_seconds = Histogram(
+            "dispatch_batch_solve_seconds", "Wall time of a batch's solve", ["region"],
+            buckets=SOLVE_BUCKETS, registry=registry)
+        self.batch_seconds = Histogram(
+            "dispatch_batch_seconds", "Wall time of a whole batch, commit and push included",
+            ["region"], buckets=SOLVE_BUCKETS, registry=registry)
+        self.plan_cost = Gauge(
+            "dispatch_batch_plan_cost", "Objective value of the region's latest plan",
+            ["region"], registry=registry)
+        self.offers = Counter(
+            "dispatch_offers", "Offers by outcome: made, accepted, rejected, expired, released "
+            "(rider went away), withdrawn (order cancelled)", ["region", "outcome"],
+            registry=registry)
+        self.has_lease = Gauge(
+            "dispatch_optimizer_lease", "1 while this process holds the region's lease",
+            ["region"], registry=registry)

@@ -76,10 +76,15 @@ async def cancel_order(*, db: Db, provider: PaymentProvider, principal: Principa
     return order
 
 
+def close_offer(offer: OfferRow, state: str) -> None:
+    """Move a pending offer to its outcome (`accepted`, `rejected`, `expired`, ...), stamped."""
+    offer.state, offer.answered_at = state, utcnow()
+
+
 async def _release_offers(session: AsyncSession, order_id: str, state: str) -> None:
     for offer in (await session.execute(select(OfferRow).where(
             OfferRow.order_id == order_id, OfferRow.state == "pending"))).scalars():
-        offer.state = state
+        close_offer(offer, state)
 
 
 async def _live_offer(session: AsyncSession, order_id: str, rider_id: str) -> OfferRow:
@@ -100,14 +105,16 @@ async def respond_to_offer(*, db: Db, principal: Principal, order_id: str, accep
         order = await lock_order(session, principal, order_id)
         offer = await _live_offer(session, order_id, principal.subject)
         if accept and offer.expires_at <= (now or utcnow()):
-            expired, offer.state = True, "expired"
+            expired = True
+            close_offer(offer, "expired")
             await move(session, order, S.PENDING_DISPATCH, reason="offer_expired")
         elif accept:
             check_transition(order.id, order.state, S.ASSIGNED)
-            offer.state, order.rider_id = "accepted", principal.subject
+            close_offer(offer, "accepted")
+            order.rider_id = principal.subject
             await move(session, order, S.ASSIGNED)
         else:
-            offer.state = "rejected"
+            close_offer(offer, "rejected")
             await move(session, order, S.PENDING_DISPATCH, reason="offer_rejected")
     if expired:
         raise Conflict("the offer expired; the order went back to the pool", state=order.state)

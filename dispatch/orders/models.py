@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import JSON, BigInteger, Float, Index, String, text
@@ -13,6 +13,9 @@ from dispatch.db.base import Base, UTCDateTime
 from dispatch.orders.states import OrderState
 
 LIVE_OFFER = "state IN ('pending', 'accepted')"
+# Offer states: pending, then accepted, rejected, expired (nobody answered in time),
+# released (the rider went offline, stale or on break) or withdrawn (the order was cancelled).
+OFFER_CLOSED_FOR_RIDER = ("rejected", "expired", "released")
 
 
 class OrderRow(Base):
@@ -56,6 +59,8 @@ class OfferRow(Base):
         Index("uq_offers_live_order", "order_id", unique=True,
               postgresql_where=text(LIVE_OFFER), sqlite_where=text(LIVE_OFFER)),
         Index("ix_offers_rider", "rider_id", "state"),
+        Index("ix_offers_order", "order_id", "state"),
+        Index("ix_offers_answered", "answered_at"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -64,6 +69,10 @@ class OfferRow(Base):
     state: Mapped[str] = mapped_column(String(12))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    # When the offer left `pending` (per-batch outcome metrics count these).
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # The rider's whole planned route if it accepts: carried stops first, then the new ones.
+    route: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
 
 class LatLng(BaseModel):
@@ -132,14 +141,27 @@ class OrderPageOut(BaseModel):
     next_cursor: str | None
 
 
+class RouteStop(BaseModel):
+    """One stop of a rider's route: a pickup or drop-off of an order, with its estimate."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["pickup", "dropoff"]
+    order_id: str = Field(min_length=1, max_length=40)
+    lat: float = Field(ge=-90, le=90)
+    lng: float = Field(ge=-180, le=180)
+    eta_ms: int | None = Field(None, ge=0, description="Estimated arrival, epoch milliseconds")
+
+
 class OfferIn(BaseModel):
-    """An order offered to a rider for a while."""
+    """An order offered to a rider for a while, with the rider's route if it accepts."""
 
     model_config = ConfigDict(extra="forbid")
 
     order_id: str = Field(min_length=1, max_length=40)
     rider_id: str = Field(min_length=1, max_length=40)
     expires_in_s: int = Field(60, ge=1, le=3600)
+    route: list[RouteStop] | None = Field(None, max_length=64)
 
 
 class OffersIn(BaseModel):
@@ -160,6 +182,7 @@ class OfferOut(BaseModel):
     state: str
     created_at: dt.datetime
     expires_at: dt.datetime
+    route: list[RouteStop] | None = None
 
 
 class AssignmentOut(BaseModel):
@@ -186,5 +209,6 @@ def order_out(row: OrderRow) -> OrderOut:
 
 def offer_out(row: OfferRow) -> OfferOut:
     """The API view of an offer row."""
+    route = None if row.route is None else [RouteStop(**stop) for stop in row.route]
     return OfferOut(id=row.id, order_id=row.order_id, rider_id=row.rider_id, state=row.state,
-                    created_at=row.created_at, expires_at=row.expires_at)
+                    created_at=row.created_at, expires_at=row.expires_at, route=route)

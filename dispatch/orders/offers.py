@@ -2,20 +2,22 @@
 
 `record_offers` is the optimizer's way in: a batch of offers is committed atomically or not
 at all; no order is offered twice and no rider is given more than `rider_capacity` orders
-(live offers plus orders assigned or picked up).
+(live offers plus orders assigned or picked up). An optional `guard` runs first in the same
+transaction (the optimizer checks its fencing token there), so a failed guard commits nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Awaitable, Callable
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dispatch.db.base import dialect_of, new_id, utcnow
 from dispatch.errors import AlreadyOffered, OrderNotFound, RiderOverCapacity, ValidationFailed
-from dispatch.orders.lifecycle import move
+from dispatch.orders.lifecycle import close_offer, move
 from dispatch.orders.models import OfferIn, OfferRow, OrderRow
 from dispatch.orders.states import OrderState, check_transition
 from dispatch.users.models import UserRow
@@ -23,6 +25,7 @@ from dispatch.users.models import UserRow
 Db = async_sessionmaker[AsyncSession]
 S = OrderState
 CARRYING = (S.ASSIGNED.value, S.PICKED_UP.value)
+Guard = Callable[[AsyncSession], Awaitable[None]]
 
 
 async def _load(session: AsyncSession, batch: list[OfferIn]) -> dict[str, OrderRow]:
@@ -64,15 +67,20 @@ async def _check_riders(session: AsyncSession, batch: list[OfferIn], capacity: i
                                     rider_id=rider, capacity=capacity)
 
 
-async def record_offers(*, db: Db, batch: list[OfferIn], rider_capacity: int) -> list[OfferRow]:
-    """Offer each order to its rider, all or nothing."""
+async def record_offers(*, db: Db, batch: list[OfferIn], rider_capacity: int,
+                        guard: Guard | None = None) -> list[OfferRow]:
+    """Offer each order to its rider, all or nothing; `guard` runs first in the transaction."""
     now = utcnow()
     async with db.begin() as session:
+        if guard is not None:
+            await guard(session)
         orders = await _load(session, batch)
         await _check_riders(session, batch, rider_capacity)
         rows = [OfferRow(id=new_id("off"), order_id=offer.order_id, rider_id=offer.rider_id,
                          state="pending", created_at=now,
-                         expires_at=now + dt.timedelta(seconds=offer.expires_in_s))
+                         expires_at=now + dt.timedelta(seconds=offer.expires_in_s),
+                         route=None if offer.route is None else [
+                             stop.model_dump() for stop in offer.route])
                 for offer in batch]
         session.add_all(rows)
         for offer in batch:
@@ -82,16 +90,39 @@ async def record_offers(*, db: Db, batch: list[OfferIn], rider_capacity: int) ->
 
 async def expire_offers(*, db: Db, now: dt.datetime | None = None) -> int:
     """Return orders whose offer timed out to the pool; how many."""
+    query = select(OfferRow).where(OfferRow.state == "pending",
+                                   OfferRow.expires_at <= (now or utcnow()))
+    return await _close_offers(db, query, "expired", "offer_expired")
+
+
+async def release_riders_offers(*, db: Db, rider_ids: list[str]) -> int:
+    """Return the orders offered to these riders (gone offline, stale, on break) to the pool."""
+    if not rider_ids:
+        return 0
+    query = select(OfferRow).where(OfferRow.state == "pending", OfferRow.rider_id.in_(rider_ids))
+    return await _close_offers(db, query, "released", "rider_unavailable")
+
+
+async def _close_offers(db: Db, query: Select[OfferRow], state: str, reason: str) -> int:
+    # Lock orders before offers, as every other writer does, so they never deadlock.
     async with db.begin() as session:
-        offers = list((await session.execute(select(OfferRow).where(
-            OfferRow.state == "pending", OfferRow.expires_at <= (now or utcnow())
-        ).limit(500).with_for_update(skip_locked=True))).scalars())
+        offers = list((await session.execute(query.limit(500))).scalars())
+        orders = {row.id: row for row in (await session.execute(select(OrderRow).where(
+            OrderRow.id.in_(sorted({o.order_id for o in offers}))).order_by(OrderRow.id)
+            .with_for_update(skip_locked=True))).scalars()}
+        closed = 0
         for offer in offers:
-            offer.state = "expired"
-            order = await session.get(OrderRow, offer.order_id, with_for_update=True)
-            if order is not None and order.state == S.OFFERED:
-                await move(session, order, S.PENDING_DISPATCH, reason="offer_expired")
-    return len(offers)
+            order = orders.get(offer.order_id)
+            if order is None:
+                continue  # locked by a concurrent answer: its transaction decides
+            await session.refresh(offer, with_for_update=True)
+            if offer.state != "pending":
+                continue
+            close_offer(offer, state)
+            closed += 1
+            if order.state == S.OFFERED:
+                await move(session, order, S.PENDING_DISPATCH, reason=reason)
+    return closed
 
 
 async def get_live_offer(*, db: Db, order_id: str) -> OfferRow | None:

@@ -11,16 +11,18 @@ from dataclasses import dataclass, field
 log = logging.getLogger(__name__)
 
 CloseFn = Callable[[int, str], None]
+SendFn = Callable[[bytes], None]
 
 
 @dataclass(slots=True)
 class Connection:
-    """One open rider connection: who, which connection id, how to close it."""
+    """One open rider connection: who, which connection id, how to close it and send to it."""
 
     rider_id: str
     region: str
     conn_id: str
     close: CloseFn
+    send: SendFn | None = None
 
 
 @dataclass

@@ -148,6 +148,27 @@ def parse_status(obj: dict[str, Any]) -> RiderStatus:
     return RiderStatus(value)
 
 
+OFFER_ANSWERS = {"offer.accept": True, "offer.reject": False}
+
+
+def parse_offer_answer(obj: dict[str, Any]) -> str:
+    """The order id of an `offer.accept` or `offer.reject` frame, or `ValidationFailed`."""
+    order_id = obj.get("order_id")
+    if not isinstance(order_id, str) or not 1 <= len(order_id) <= 40:
+        raise ValidationFailed("order_id must be a string of 1 to 40 characters",
+                               field="order_id")
+    return order_id
+
+
+def offer_frame(*, offer_id: str, order_id: str, expires_at_ms: int, pickup: dict[str, float],
+                dropoff: dict[str, float], ready_at_ms: int, promised_at_ms: int,
+                route: list[dict[str, Any]]) -> bytes:
+    """The `offer` frame: an order proposed to the rider, with its whole route if it accepts."""
+    return frame("offer", offer_id=offer_id, order_id=order_id, expires_at_ms=expires_at_ms,
+                 pickup=pickup, dropoff=dropoff, ready_at_ms=ready_at_ms,
+                 promised_at_ms=promised_at_ms, route=route)
+
+
 def newest(fixes: list[Fix]) -> Fix:
     """The fix that would win in the store: latest device time, then highest sequence."""
     return max(fixes, key=lambda f: (f.ts_ms, f.seq))
@@ -160,5 +181,5 @@ def frame(kind: str, **fields: Any) -> bytes:
 
 def error_frame(error: DispatchError, **context: Any) -> bytes:
     """The `error` frame for a `DispatchError`, with optional context (seq, rejected...)."""
-    return frame("error", **error.to_dict(), **context)
+    return frame("error", **{**error.to_dict(), **context})
 

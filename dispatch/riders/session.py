@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
 from dispatch.errors import DispatchError, ValidationFailed
 from dispatch.live.models import PositionWrite, RiderStatus
@@ -25,6 +26,8 @@ from dispatch.riders import protocol as p
 from dispatch.riders.ratelimit import FloodGuard
 
 Send = Callable[[bytes], None]
+# (rider_id, region, order_id, accept) -> the reply frame; raises `DispatchError`s.
+Answer = Callable[[str, str, str, bool], Awaitable[bytes]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +47,11 @@ class SessionDeps:
     writer: PositionWriter
     metrics: Metrics
     limits: SessionLimits
+    answer: Answer | None = None  # offer answers; None where offers are not served
 
 
-_HANDLERS = {"fix": "_on_fix", "fixes": "_on_fixes", "status": "_on_status", "ping": "_on_ping"}
+_HANDLERS = {"fix": "_on_fix", "fixes": "_on_fixes", "status": "_on_status", "ping": "_on_ping",
+             "offer.accept": "_on_offer_answer", "offer.reject": "_on_offer_answer"}
 
 
 class RiderSession:
@@ -162,11 +167,32 @@ class RiderSession:
     def _count_rejected(self, err: ValidationFailed) -> None:
         self.deps.metrics.fixes.labels(f"rejected_{err.field or 'fix'}").inc()
 
-    def _on_status(self, obj: dict[str, Any], _: float) -> None:
-        status = p.parse_status(obj)
-        task = asyncio.get_running_loop().create_task(self._set_status(status))
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    def _on_status(self, obj: dict[str, Any], _: float) -> None:
+        self._spawn(self._set_status(p.parse_status(obj)))
+
+    def _on_offer_answer(self, obj: dict[str, Any], _: float) -> None:
+        if self.deps.answer is None:
+            raise p.ProtocolError("offers are not served here", field="type")
+        order_id = p.parse_offer_answer(obj)
+        self._spawn(self._answer(order_id, p.OFFER_ANSWERS[obj["type"]]))
+
+    async def _answer(self, order_id: str, accept: bool) -> None:
+        assert self.deps.answer is not None
+        try:
+            reply = await self.deps.answer(self.rider_id, self.region, order_id, accept)
+        except DispatchError as err:
+            self._error(err, order_id=order_id)
+            return
+        except (SQLAlchemyError, OSError):
+            self._error(p.StoreUnavailable("the answer was not recorded; send it again"),
+                        order_id=order_id)
+            return
+        self.send(reply)
 
     async def _set_status(self, status: RiderStatus) -> None:
         try:

@@ -6,12 +6,14 @@ documented in docs/rider-stream.md.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from dispatch.auth.tokens import TokenSigner
 from dispatch.errors import DispatchError, NotAuthenticated
 from dispatch.live.models import RiderStatus
 from dispatch.live.store import now_ms
+from dispatch.optimizer.service.answers import answer_offer, pending_offer_frames
 from dispatch.riders import protocol as p
 from dispatch.riders.hub import Connection
 from dispatch.riders.ratelimit import FloodGuard, TokenBucket
@@ -54,17 +56,25 @@ def session_deps(services: Services) -> SessionDeps:
                               max_age_ms=int(settings.max_fix_age_s * 1000)),
             max_fixes_per_batch=settings.max_fixes_per_batch,
         ),
+        answer=functools.partial(_answer, services),
     )
+
+
+async def _answer(services: Services, rider_id: str, region: str, order_id: str,
+                  accept: bool) -> bytes:
+    return await answer_offer(db=services.db, rider_id=rider_id, region=region,
+                              order_id=order_id, accept=accept)
 
 
 async def open_session(
     services: Services, deps: SessionDeps, rider_id: str, region: str, *,
     send: Send, close: Callable[[int, str], None],
 ) -> tuple[RiderSession, Connection]:
-    """Register the connection (replacing an older one), record it in the store, welcome it."""
+    """Register the connection (replacing an older one), record it in the store, welcome it,
+    and send it the offers still waiting for its answer."""
     settings = services.settings
     connection = Connection(rider_id=rider_id, region=region,
-                            conn_id=services.hub.new_conn_id(), close=close)
+                            conn_id=services.hub.new_conn_id(), close=close, send=send)
     previous = services.hub.attach(connection)
     if previous is not None:
         previous.close(p.CLOSE_REPLACED, "replaced by a newer connection")
@@ -82,6 +92,8 @@ async def open_session(
                 "frames_per_s": settings.rate_frames_per_s,
                 "burst_frames": settings.rate_burst_frames},
     ))
+    for offer in await pending_offer_frames(db=services.db, rider_id=rider_id):
+        send(offer)
     return session, connection
 
 

@@ -1,0 +1,61 @@
+"""Offers on the rider stream: the `offer` frame of an offer row, a rider's answers, and
+the replay of pending offers when a rider (re)connects."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from dispatch.auth.tokens import Principal
+from dispatch.optimizer.service import queries
+from dispatch.optimizer.service.routes import current_route
+from dispatch.orders.lifecycle import respond_to_offer
+from dispatch.orders.models import OfferRow, OrderRow
+from dispatch.riders import protocol as p
+
+log = logging.getLogger(__name__)
+
+
+def _ms(when: dt.datetime) -> int:
+    return int(when.timestamp() * 1000)
+
+
+def offer_frame(offer: OfferRow, order: OrderRow) -> bytes:
+    """The `offer` frame telling the rider about one pending offer."""
+    return p.offer_frame(
+        offer_id=offer.id, order_id=order.id, expires_at_ms=_ms(offer.expires_at),
+        pickup={"lat": order.pickup_lat, "lng": order.pickup_lng},
+        dropoff={"lat": order.dropoff_lat, "lng": order.dropoff_lng},
+        ready_at_ms=_ms(order.ready_at), promised_at_ms=_ms(order.promised_at),
+        route=offer.route or current_route(None, [order]),
+    )
+
+
+async def answer_offer(*, db: queries.Db, rider_id: str, region: str, order_id: str,
+                       accept: bool) -> bytes:
+    """Apply a rider's answer; the reply frame (with the rider's new route on acceptance).
+
+    Raises the same `DispatchError`s as the HTTP endpoints: no pending offer of this order
+    to this rider (`auth.forbidden`), expired (`object.conflict`), unknown order.
+    """
+    principal = Principal(subject=rider_id, role="rider", region=region)
+    order = await respond_to_offer(db=db, principal=principal, order_id=order_id,
+                                   accept=accept)
+    if not accept:
+        return p.frame("offer.rejected", order_id=order_id, state=order.state)
+    book = await queries.rider_book(db=db, rider_ids=[rider_id])
+    route = current_route(book.routes.get(rider_id), book.carried.get(rider_id, []))
+    return p.frame("offer.accepted", order_id=order_id, state=order.state, route=route)
+
+
+async def pending_offer_frames(*, db: queries.Db, rider_id: str) -> list[bytes]:
+    """`offer` frames for every offer still waiting for this rider's answer."""
+    try:
+        pending = await queries.pending_offers_of(db=db, rider_id=rider_id)
+    except (SQLAlchemyError, OSError) as exc:
+        log.warning("could not replay pending offers", extra={"rider": rider_id,
+                                                               "error": str(exc)})
+        return []
+    return [offer_frame(offer, order) for offer, order in pending]

@@ -1,0 +1,93 @@
+"""Committing a plan: re-check the riders live, then write every offer under the fence.
+
+The plan becomes offers in one transaction (`dispatch.orders.offers.record_offers`) whose
+first statement advances the region's fence, so a stale optimizer commits nothing. Riders
+who went offline, stale, busy or on break since the batch read them get no offer. If the
+database refuses one rider's part (an order cancelled meanwhile, a rider over capacity),
+that rider's offers are dropped and the rest retried; the dropped orders wait for the next
+batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Iterable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dispatch.errors import IllegalTransition, RiderOverCapacity
+from dispatch.live.models import RiderStatus
+from dispatch.live.store import LiveStore, now_ms
+from dispatch.optimizer.core import Plan
+from dispatch.optimizer.service import fences
+from dispatch.optimizer.service.params import LoopParams
+from dispatch.optimizer.service.routes import planned_route
+from dispatch.orders.models import OfferIn, OfferRow
+from dispatch.orders.offers import record_offers
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3
+
+
+def plan_offers(plan: Plan, timeout_s: int) -> list[OfferIn]:
+    """One offer per planned order, each carrying its rider's whole planned route."""
+    offers: list[OfferIn] = []
+    for rider_id, rider_plan in sorted(plan.routes.items()):
+        if not rider_plan.order_ids:
+            continue
+        route = planned_route(rider_plan)
+        offers.extend(OfferIn(order_id=order_id, rider_id=rider_id, expires_in_s=timeout_s,
+                              route=route) for order_id in rider_plan.order_ids)
+    return offers
+
+
+async def live_riders(store: LiveStore, region: str, rider_ids: Iterable[str],
+                      stale_after_s: float) -> set[str]:
+    """Those of the riders the live store shows available and fresh right now."""
+    ids = sorted(set(rider_ids))
+    states = await asyncio.gather(*(store.get_rider(region, rid) for rid in ids))
+    fresh_after = now_ms() - int(stale_after_s * 1000)
+    return {rid for rid, state in zip(ids, states, strict=True)
+            if state is not None and state.status == RiderStatus.AVAILABLE
+            and (state.last_seen_ms or 0) >= fresh_after}
+
+
+def _without_rider_of(offers: list[OfferIn], exc: IllegalTransition | RiderOverCapacity
+                      ) -> list[OfferIn] | None:
+    rider = exc.details.get("rider_id")
+    if rider is None:
+        order = exc.details.get("order_id")
+        rider = next((o.rider_id for o in offers if o.order_id == order), None)
+    if rider is None:
+        return None
+    return [offer for offer in offers if offer.rider_id != rider]
+
+
+async def commit_plan(*, db: fences.Db, store: LiveStore, region: str, token: int,
+                      plan: Plan, params: LoopParams) -> list[OfferRow]:
+    """Write the plan's offers to riders still live, fenced by `token`; the rows written."""
+    offers = plan_offers(plan, params.offer_timeout_s)
+    live = await live_riders(store, region, (o.rider_id for o in offers), params.stale_after_s)
+    offers = [offer for offer in offers if offer.rider_id in live]
+    guard = functools.partial(_fence, region=region, token=token)
+    for _ in range(MAX_ATTEMPTS):
+        if not offers:
+            return []
+        try:
+            return await record_offers(db=db, batch=offers,
+                                       rider_capacity=params.rider_capacity, guard=guard)
+        except (IllegalTransition, RiderOverCapacity) as exc:
+            log.info("dropping one rider's offers from the batch", extra={
+                "region": region, "code": exc.code, "error": exc.message})
+            remaining = _without_rider_of(offers, exc)
+            if remaining is None:
+                raise
+            offers = remaining
+    return []
+
+
+async def _fence(session: AsyncSession, *, region: str, token: int) -> None:
+    await fences.advance(session, region=region, token=token)
