@@ -67,8 +67,8 @@ class BatchParams:
         Each bundle is priced for this many riders (nearest to its first pickup
         among those that are candidates of every member).
     exact_max_edges
-        The set-partitioning model (CP-SAT) is solved when it has at most this
-        many worthwhile edges; larger batches rely on the flow-based steps alone.
+        The whole set-partitioning model is solved exactly (LP, else CP-SAT) when
+        it has at most this many edges; larger batches rely on the flows alone.
     time_limit_s
         Wall-clock budget of the solve; past it the best plan found so far is returned.
     seed

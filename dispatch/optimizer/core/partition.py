@@ -9,17 +9,15 @@ improve on the single-order min-cost flow:
   against the current answer (members disjoint), then solve the min-cost flow over
   that partition of the orders (the chosen bundles plus every other order alone),
   which is exact for the partition. Fast at any size.
-- `exact_choice`: the whole set-partitioning model in CP-SAT, hinted with the
-  best answer so far, within the remaining time; used when the model is small
-  enough to pay off (`BatchParams.exact_max_edges`).
+
+`dispatch.optimizer.core.exact` solves the whole model when it is small enough.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from ortools.sat.python import cp_model
 
-from dispatch.optimizer.core.assignment import COST_SCALE, min_cost_assignment
+from dispatch.optimizer.core.assignment import min_cost_assignment
 from dispatch.optimizer.core.bundle_edges import member_penalty
 from dispatch.optimizer.core.edges import Edges
 from dispatch.optimizer.core.routes import IntArray
@@ -95,57 +93,3 @@ def _repair(
     keep = np.flatnonzero(single & ~covered[np.where(single, edges.task, 0)] & ~busy[edges.rider])
     repaired: IntArray = keep[min_cost_assignment(edges.take(keep), penalty)]
     return repaired
-
-
-def exact_choice(
-    edges: Edges,
-    members: IntArray,
-    penalty: FloatArray,
-    hint: IntArray,
-    *,
-    time_limit_s: float,
-    seed: int,
-) -> IntArray | None:
-    """The set-partitioning model in CP-SAT; None when it finds nothing in time.
-
-    Only edges cheaper than leaving their orders out can be in an optimal choice,
-    so the model holds just those. Costs are scaled to integers like the flow's.
-    """
-    reduced = edges.cost - member_penalty(members, penalty)[edges.task]
-    live = np.flatnonzero(reduced < 0)
-    if len(live) == 0:
-        return np.zeros(0, dtype=np.int64)
-    model = cp_model.CpModel()
-    proto = model.proto
-    for _ in range(len(live)):
-        proto.variables.add().domain.extend([0, 1])
-    rows = members[edges.task[live]]
-    var, col = np.nonzero(rows >= 0)
-    _at_most_one(model, var, rows[var, col])
-    _at_most_one(model, np.arange(len(live)), edges.rider[live])
-    proto.objective.vars.extend(range(len(live)))
-    proto.objective.coeffs.extend(np.rint(reduced[live] * COST_SCALE).astype(np.int64).tolist())
-    hinted = np.isin(live, hint)
-    proto.solution_hint.vars.extend(range(len(live)))
-    proto.solution_hint.values.extend(hinted.astype(np.int64).tolist())
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 1
-    solver.parameters.random_seed = seed
-    solver.parameters.max_time_in_seconds = time_limit_s
-    status = solver.solve(model)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return None
-    values = np.array(solver.response_proto.solution, dtype=np.int64)
-    chosen: IntArray = live[values > 0]
-    return chosen
-
-
-def _at_most_one(model: cp_model.CpModel, var: IntArray, key: IntArray) -> None:
-    """One at-most-one constraint per distinct key over the variables carrying it."""
-    proto = model.proto
-    order = np.lexsort((var, key))
-    var, key = var[order], key[order]
-    cuts = np.flatnonzero(np.diff(key)) + 1
-    for block in np.split(var, cuts):
-        if len(block) > 1:
-            proto.constraints.add().at_most_one.literals.extend(block.tolist())

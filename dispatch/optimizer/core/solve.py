@@ -11,8 +11,9 @@ cheapest on the shared objective, so it never costs more than the greedy plan:
    bundles that save most against the greedy answer plus every other order alone
    (exact for that partition, and no worse than the single-order flow when no
    bundle pays);
-3. CP-SAT on the whole set-partitioning model (each order and each rider used at
-   most once), hinted with the best answer, when the model is small enough.
+3. the whole set-partitioning model (each order and each rider used at most
+   once) solved exactly when it is small enough: its LP relaxation with GLOP when
+   that is integral, else CP-SAT hinted with the best answer (see `exact`).
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from collections.abc import Sequence
 
 from dispatch.optimizer.core.assignment import min_cost_assignment
 from dispatch.optimizer.core.batch import Batch, Choice, choose, prepare, to_plan, with_bundles
+from dispatch.optimizer.core.exact import exact_choice
 from dispatch.optimizer.core.greedy import greedy_assignment
 from dispatch.optimizer.core.models import OrderSpec, Plan, RiderSpec
 from dispatch.optimizer.core.params import BatchParams
-from dispatch.optimizer.core.partition import exact_choice, partition_flow, savings_partition
+from dispatch.optimizer.core.partition import partition_flow, savings_partition
 
 # Time kept back from the CP-SAT budget for turning the answer into a plan.
 _PLAN_RESERVE_S = 0.05
@@ -92,13 +94,13 @@ def _flow(batch: Batch, reference: Choice) -> Choice:
 
 
 def _exact(batch: Batch, best: Choice, params: BatchParams, deadline: float) -> Choice:
-    """CP-SAT on the set-partitioning model, hinted with `best`, within the time left."""
+    """The set-partitioning model solved exactly (hinted with `best`) within the time left."""
     budget = deadline - time.perf_counter() - _PLAN_RESERVE_S
     if budget > 0:
-        exact = exact_choice(batch.edges, batch.members, batch.orders.penalty, best.index,
+        found = exact_choice(batch.edges, batch.members, batch.orders.penalty, best.index,
                              time_limit_s=budget, seed=params.seed)
-        if exact is not None:
-            best = _better(best, choose(batch, exact, "cp-sat"))
+        if found is not None:
+            best = _better(best, choose(batch, *found))
     return best
 
 
