@@ -1,0 +1,141 @@
+"""The region lease and its fencing token: one owner at a time, and a stale token commits
+nothing (real redis-server, real database)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+import pytest_asyncio
+from redis.asyncio import Redis
+from sqlalchemy import select
+
+from dispatch.config import Settings
+from dispatch.db.engine import create_engine, session_factory
+from dispatch.db.migrate import migrate
+from dispatch.optimizer.service import fences
+from dispatch.optimizer.service.lease import RegionLease
+from dispatch.orders.models import OfferIn, OfferRow, OrderRow
+from dispatch.orders.offers import Db, record_offers
+from dispatch.users.models import UserRow
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest_asyncio.fixture
+async def db(make_settings: Callable[..., Settings]) -> AsyncIterator[Db]:
+    settings = make_settings()
+    engine = create_engine(settings)
+    await migrate(engine, schema=settings.database_schema)
+    yield session_factory(engine)
+    await engine.dispose()
+
+
+async def seed_order(db: Db) -> str:
+    """A rider account and one order waiting in the pool; the order's id."""
+    now = dt.datetime.now(dt.UTC)
+    async with db.begin() as session:
+        session.add(UserRow(id="usr_r", email="r@x", password_hash="-", role="rider",
+                            region="city", active=True, created_at=now))
+        session.add(OrderRow(
+            id="ord_1", customer_id="usr_c", merchant_id="usr_m", region="city",
+            state="pending_dispatch", pickup_lat=52.52, pickup_lng=13.405, dropoff_lat=52.51,
+            dropoff_lng=13.39, items=[{"name": "x", "quantity": 1}], amount_minor=100,
+            currency="EUR", ready_at=now, promised_at=now, rider_id=None, created_at=now,
+            updated_at=now))
+    return "ord_1"
+
+
+async def take(redis: Redis, db: Db, owner: str, ttl_s: float = 5.0) -> RegionLease:
+    """What a batch loop does to start: acquire above the stored floor, register."""
+    lease = RegionLease(redis, "city", owner=owner, ttl_s=ttl_s)
+    token = await lease.acquire(floor=await fences.stored_token(db=db, region="city"))
+    assert token is not None
+    assert await fences.register_token(db=db, region="city", token=token)
+    return lease
+
+
+async def commit(db: Db, token: int, order_id: str) -> list[OfferRow]:
+    async def guard(session: fences.AsyncSession) -> None:
+        await fences.advance(session, region="city", token=token)
+
+    return await record_offers(db=db, batch=[OfferIn(order_id=order_id, rider_id="usr_r")],
+                               rider_capacity=3, guard=guard)
+
+
+async def test_only_one_owner_holds_a_region_at_a_time(redis: Redis) -> None:
+    a = RegionLease(redis, "city", owner="a", ttl_s=5)
+    b = RegionLease(redis, "city", owner="b", ttl_s=5)
+    assert await a.acquire(floor=0) == 1
+    assert await b.acquire(floor=0) is None
+    assert await a.renew() and not await b.renew()
+    assert await a.acquire(floor=0) == 1  # the holder keeps its token
+    assert await RegionLease(redis, "elsewhere", owner="b", ttl_s=5).acquire(floor=0) == 1
+
+
+async def test_a_lapsed_lease_passes_on_with_a_higher_token_and_the_old_owner_knows(
+    redis: Redis,
+) -> None:
+    a = RegionLease(redis, "city", owner="a", ttl_s=0.2)
+    b = RegionLease(redis, "city", owner="b", ttl_s=5)
+    assert await a.acquire(floor=0) == 1
+    await asyncio.sleep(0.3)
+    assert await b.acquire(floor=0) == 2
+    assert not await a.renew() and a.token is None
+    await a.release()  # releasing a lease we lost leaves the new owner's alone
+    assert await b.renew()
+
+
+async def test_a_released_lease_is_free_at_once(redis: Redis) -> None:
+    a = RegionLease(redis, "city", owner="a", ttl_s=60)
+    await a.acquire(floor=0)
+    await a.release()
+    assert await RegionLease(redis, "city", owner="b", ttl_s=60).acquire(floor=0) == 2
+
+
+async def test_a_paused_optimizer_cannot_commit_after_another_took_the_region(
+    redis: Redis, db: Db,
+) -> None:
+    order_id = await seed_order(db)
+    paused = await take(redis, db, "paused", ttl_s=0.2)
+    stale_token = paused.token
+    assert stale_token is not None
+    await asyncio.sleep(0.3)  # the paused one's lease lapses; another takes the region
+    fresh = await take(redis, db, "fresh")
+    with pytest.raises(fences.StaleFence):  # even before the new owner committed anything
+        await commit(db, stale_token, order_id)
+    async with db() as session:
+        assert (await session.get(OrderRow, order_id)).state == "pending_dispatch"
+        assert list((await session.execute(select(OfferRow))).scalars()) == []
+    assert fresh.token is not None
+    [offer] = await commit(db, fresh.token, order_id)
+    assert offer.state == "pending"
+
+
+async def test_two_commits_racing_with_old_and_new_tokens_let_only_the_new_one_in(
+    redis: Redis, db: Db,
+) -> None:
+    order_id = await seed_order(db)
+    old = await take(redis, db, "old", ttl_s=0.2)
+    old_token = old.token
+    await asyncio.sleep(0.3)
+    new = await take(redis, db, "new")
+    assert old_token is not None and new.token is not None
+    results = await asyncio.gather(commit(db, old_token, order_id),
+                                   commit(db, new.token, order_id), return_exceptions=True)
+    assert isinstance(results[0], fences.StaleFence)
+    assert [offer.order_id for offer in results[1]] == [order_id]  # type: ignore[union-attr]
+
+
+async def test_tokens_keep_growing_when_redis_restarts_empty(redis: Redis, db: Db) -> None:
+    before = await take(redis, db, "before")
+    old_token = before.token
+    assert old_token is not None
+    await redis.flushall()  # the counter and the lease are gone
+    after = await take(redis, db, "after")
+    assert after.token is not None and after.token > old_token
+    assert not await before.renew()
+    with pytest.raises(fences.StaleFence):
+        await commit(db, old_token, await seed_order(db))
