@@ -1,9 +1,13 @@
-"""One task per rider at least cost: OR-Tools min-cost flow over the sparse edge graph.
+"""One task per rider: at least cost (OR-Tools min-cost flow), or by the nearest-rider rule.
 
 Network: source -> task (capacity 1) -> rider (capacity 1, the edge's cost) -> sink,
 and task -> sink directly at the task's unassigned penalty, so a feasible flow
 always exists and a task stays unassigned only when that is cheaper. Costs are
 scaled to integers (1/100 s), which bounds the rounding gap to 0.005 per task.
+
+The nearest-rider rule is the baseline every optimizer result is measured
+against: orders are taken oldest first; each goes to the free candidate rider that
+reaches its pickup soonest, on the same candidate graph and feasibility rules.
 """
 
 from __future__ import annotations
@@ -66,3 +70,22 @@ def min_cost_assignment(edges: Edges, penalty: FloatArray) -> IntArray:
     used = flow.flows(np.arange(n_t, n_t + len(worth), dtype=np.int32)) > 0
     chosen: IntArray = worth[used]
     return chosen
+
+
+def greedy_assignment(edges: Edges, placed: FloatArray, n_riders: int) -> IntArray:
+    """Indices of the edges the nearest-rider rule picks (tasks oldest first, ties by index)."""
+    if edges.count == 0:
+        return np.zeros(0, dtype=np.int64)
+    task_rank = np.empty(len(placed), dtype=np.int64)
+    task_rank[np.lexsort((np.arange(len(placed)), placed))] = np.arange(len(placed))
+    order = np.lexsort((edges.rider, edges.first_s, task_rank[edges.task]))
+    tasks = edges.task[order].tolist()
+    riders = edges.rider[order].tolist()
+    taken = [False] * n_riders
+    done = [False] * len(placed)
+    chosen: list[int] = []
+    for k, (t, r) in enumerate(zip(tasks, riders, strict=True)):
+        if not done[t] and not taken[r]:
+            done[t] = taken[r] = True
+            chosen.append(k)
+    return order[np.array(chosen, dtype=np.int64)]

@@ -25,7 +25,7 @@ from dispatch.optimizer.core.arrays import (
 from dispatch.optimizer.core.bundle_edges import bundle_edges
 from dispatch.optimizer.core.bundling import bundle_options, candidate_groups
 from dispatch.optimizer.core.candidates import Candidates, candidate_edges
-from dispatch.optimizer.core.edges import Edges, price_edges
+from dispatch.optimizer.core.edges import Edges, concat_edges, price_edges
 from dispatch.optimizer.core.models import OrderSpec, Plan, RiderSpec
 from dispatch.optimizer.core.params import BatchParams
 from dispatch.optimizer.core.plan import build_routes
@@ -92,13 +92,7 @@ def with_bundles(batch: Batch, params: BatchParams, now_s: float) -> Batch:
     )
     n = batch.tasks.count
     tasks = concat_tasks(batch.tasks, options)
-    edges = Edges(
-        np.concatenate([batch.edges.task, extra.task + n]),
-        np.concatenate([batch.edges.rider, extra.rider]),
-        np.concatenate([batch.edges.cost, extra.cost]),
-        np.concatenate([batch.edges.travel_m, extra.travel_m]),
-        np.concatenate([batch.edges.first_s, extra.first_s]),
-    )
+    edges = concat_edges(batch.edges, extra, n)
     timings["build_s"] += time.perf_counter() - t0
     return replace(
         batch, tasks=tasks, edges=edges, members=task_members(tasks), timings=timings,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from dispatch.optimizer.core.arrays import OrderArrays, RiderArrays
-from dispatch.optimizer.core.edges import Edges, price_edges
+from dispatch.optimizer.core.edges import Edges, cheapest_per_key, price_edges
 from dispatch.optimizer.core.params import BatchParams
 from dispatch.optimizer.core.routes import IntArray, Tasks
 from geo.distance import FloatArray
@@ -76,12 +76,6 @@ def bundle_edges(
     hi = np.searchsorted(option_group, group, side="right")
     pair, option = expand_ranges(lo, hi)
     priced = price_edges(options, option, rider[pair], riders, params)
-    owner = option_group[priced.task]
-    order = np.lexsort((priced.task, priced.cost, priced.rider, owner))
-    head = np.ones(len(order), dtype=bool)
-    head[1:] = (owner[order][1:] != owner[order][:-1]) | (
-        priced.rider[order][1:] != priced.rider[order][:-1]
-    )
-    best = priced.take(order[head])
+    best = priced.take(cheapest_per_key(priced.cost, option_group[priced.task], priced.rider))
     worth = best.cost < member_penalty(members, orders.penalty)[option_group[best.task]]
     return best.take(np.flatnonzero(worth))

@@ -24,7 +24,7 @@ import numpy.typing as npt
 from scipy.spatial import cKDTree
 
 from dispatch.optimizer.core.arrays import OrderArrays, RiderArrays
-from dispatch.optimizer.core.edges import Edges
+from dispatch.optimizer.core.edges import Edges, cheapest_per_key
 from dispatch.optimizer.core.params import BatchParams
 from dispatch.optimizer.core.routes import DROPOFF, PICKUP, IntArray, Starts, Tasks, evaluate
 from dispatch.optimizer.core.sequences import stop_tasks
@@ -163,11 +163,7 @@ def _best_per_first_pickup(
     inf = np.full(len(first), math.inf)
     starts = Starts(tasks.lat[:, 0], tasks.lng[:, 0], arrive[first], vcode[first], inf)
     cost = evaluate(tasks, np.arange(tasks.count), starts, params, riders.vehicles).cost
-    order = np.lexsort((np.arange(len(cost)), cost, first, group))
-    head = np.ones(len(order), dtype=bool)
-    head[1:] = (group[order][1:] != group[order][:-1]) | (first[order][1:] != first[order][:-1])
-    kept: IntArray = np.sort(order[head])
-    return kept
+    return cheapest_per_key(cost, group, first)
 
 
 def _rows(tasks: Tasks, rows: IntArray) -> Tasks:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from dispatch.optimizer.core.arrays import RiderArrays
 from dispatch.optimizer.core.params import BatchParams
 from dispatch.optimizer.core.routes import BoolArray, IntArray, Tasks, evaluate
@@ -31,6 +33,29 @@ class Edges:
             self.task[keep], self.rider[keep], self.cost[keep],
             self.travel_m[keep], self.first_s[keep],
         )
+
+
+def concat_edges(first: Edges, second: Edges, task_offset: int) -> Edges:
+    """The edges of `first`, then those of `second` with their task indices shifted."""
+    return Edges(
+        np.concatenate([first.task, second.task + task_offset]),
+        np.concatenate([first.rider, second.rider]),
+        np.concatenate([first.cost, second.cost]),
+        np.concatenate([first.travel_m, second.travel_m]),
+        np.concatenate([first.first_s, second.first_s]),
+    )
+
+
+def cheapest_per_key(cost: FloatArray, *keys: IntArray) -> IntArray:
+    """Sorted indices of the cheapest element of each distinct key tuple (ties: lowest index)."""
+    order = np.lexsort((np.arange(len(cost)), cost, *reversed(keys)))
+    head = np.zeros(len(order), dtype=bool)
+    head[:1] = True
+    for key in keys:
+        ranked = key[order]
+        head[1:] |= ranked[1:] != ranked[:-1]
+    picked: IntArray = np.sort(order[head])
+    return picked
 
 
 def price_edges(

@@ -21,10 +21,9 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from dispatch.optimizer.core.assignment import min_cost_assignment
+from dispatch.optimizer.core.assignment import greedy_assignment, min_cost_assignment
 from dispatch.optimizer.core.batch import Batch, Choice, choose, prepare, to_plan, with_bundles
 from dispatch.optimizer.core.exact import exact_choice
-from dispatch.optimizer.core.greedy import greedy_assignment
 from dispatch.optimizer.core.models import OrderSpec, Plan, RiderSpec
 from dispatch.optimizer.core.params import BatchParams
 from dispatch.optimizer.core.partition import partition_flow, savings_partition
