@@ -1,12 +1,16 @@
 """The replay: a delivery day on a simulated clock, re-optimised every batch interval.
 
-Orders enter the pending pool at their placement time, never before. Every
-`batch_interval_s` the pending orders and the couriers the dispatcher sees free
-soon go to the policy; proposals that must start now are committed (see
-`simulators.replay.commit`) and played by the MDRP rules (`trips`). When nothing
-is pending the clock jumps to the next placement. The day ends when every order
-is delivered, or when no courier is left on shift; orders still pending then are
-undelivered.
+Orders enter the pending pool at their placement time, never before. Batches run
+on the grid of `batch_interval_s` (the service's interval): the pending orders
+and the couriers the dispatcher sees free soon go to the policy; proposals that
+must start now are committed (see `simulators.replay.commit`) and played by the
+MDRP rules (`trips`). A grid point where nothing changed is skipped: the clock
+moves to the next one where an order is placed or released, a held proposal
+falls due, or `refresh_s` has passed since the last batch (couriers coming into
+view are picked up by that refresh; held proposals make sure no commitment that
+is due waits for it).
+The day ends when every order is delivered, or when no courier is left on shift;
+orders still pending then are undelivered.
 """
 
 from __future__ import annotations
@@ -38,6 +42,12 @@ class ReplayConfig:
         Estimate ready times from each merchant's history instead of knowing them.
     rider_lookahead_s
         Couriers free (or starting their shift) within this many seconds join a batch.
+    order_horizon_s
+        Pending orders whose food is ready (as the dispatcher sees it) more than this
+        many seconds ahead wait outside the batch: none could be committed yet.
+    refresh_s
+        While orders are pending, a batch runs at least this often even when nothing
+        changed (ready times come into the horizon, estimates are revised).
     commit_ahead_s
         Commit a proposal when its courier must leave within this many seconds
         (default: one batch interval).
@@ -46,9 +56,11 @@ class ReplayConfig:
     """
 
     policy: str = "full"
-    batch_interval_s: float = 30.0
+    batch_interval_s: float = 2.0
     estimate_ready: bool = False
     rider_lookahead_s: float = 600.0
+    order_horizon_s: float = 1200.0
+    refresh_s: float = 60.0
     commit_ahead_s: float | None = None
     seed: int = 0
     tuning: PolicyTuning = field(default_factory=PolicyTuning)
@@ -92,6 +104,8 @@ class Replay:
         self.releases: list[tuple[float, str, str]] = []  # (time, order id, courier id)
         self.next_order = 0
         self.batch_wall: list[float] = []
+        self.last_batch_s = -math.inf
+        self.due_s = math.inf  # when the earliest held proposal must be committed
 
     def run(self) -> ReplayResult:
         """Play the day; return every trip and the orders left undelivered."""
@@ -114,7 +128,7 @@ class Replay:
             upcoming.append(self.instance.orders[self.next_order].placed_s)
         shift_left = bool(len(self.fleet.off_s)) and float(self.fleet.off_s.max()) > now
         if self.pending and shift_left:
-            upcoming.append(now + step)
+            upcoming += [self.due_s, self.last_batch_s + self.config.refresh_s]
         if not upcoming:
             return math.inf
         return max(now + step, math.ceil(min(upcoming) / step) * step)
@@ -134,13 +148,18 @@ class Replay:
 
     def _batch(self, now: float) -> None:
         """One optimizer batch at `now`, and the commitments it leads to."""
+        self.last_batch_s, self.due_s = now, math.inf
         views = {v.courier_id: v for v in self.fleet.available(
             now, self.config.rider_lookahead_s, self.board)}
         if not views:
             return
         capacity = self.config.tuning.max_bundle_size
+        horizon = now + self.config.order_horizon_s
         specs = [order_spec(self.orders[oid], self.board, now, excluded)
                  for oid, excluded in self.pending.items()]
+        specs = [s for s in specs if s.ready_s <= horizon]
+        if not specs:
+            return
         riders = [rider_spec(v, capacity) for v in views.values()]
         t0 = time.perf_counter()
         answer = self.policy(specs, riders, now)
@@ -154,6 +173,7 @@ class Replay:
         start_by = must_start_by(proposal, view, self.orders, self.board,
                                  self.instance.rules, self.travel, now)
         if not should_commit(start_by, now, self.config.ahead_s):
+            self.due_s = min(self.due_s, start_by - self.config.ahead_s)
             return
         stops = [(kind, self.orders[oid]) for kind, oid in proposal.stops]
         trip = play_trip(self.fleet.leg(proposal.rider_id, now), stops, self.instance.rules,

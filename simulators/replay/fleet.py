@@ -67,8 +67,8 @@ class Fleet:
         views = []
         for i in np.flatnonzero(mask).tolist():
             free = self._seen_free_s(i, now_s, board)
-            if free <= horizon:
-                c = self.couriers[i]
+            c = self.couriers[i]
+            if free <= horizon and free < c.off_s:
                 views.append(RiderView(c.courier_id, float(self.lat[i]), float(self.lng[i]),
                                        max(free, c.on_s), c.off_s, c.vehicle))
         return views
