@@ -51,7 +51,9 @@ async def get_readiness(services: ServicesDep) -> JSONResponse:
                         status_code=200 if ready else 503)
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=Response, responses={
+    200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}},
+          "description": "Prometheus text exposition format"}})
 async def get_metrics(services: ServicesDep) -> Response:
     """Prometheus metrics of this process."""
     return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
