@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
+from fastapi.responses import StreamingResponse
 
+from dispatch.auth.tokens import Principal
 from dispatch.deps import DbDep, IdempotencyKeyDep, OperatorDep, PrincipalDep, ServicesDep
 from dispatch.idempotency.views import respond, scope_for
-from dispatch.orders import lifecycle, offers, service
+from dispatch.orders import lifecycle, offers, service, tracking
 from dispatch.orders.access import require_role
 from dispatch.orders.models import (
     AssignmentOut,
@@ -20,7 +22,9 @@ from dispatch.orders.models import (
     offer_out,
     order_out,
 )
+from dispatch.orders.service import Db
 from dispatch.orders.states import OrderState
+from dispatch.outbox.service import latest_event_id
 
 router = APIRouter(prefix="/v1", tags=["orders"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -102,15 +106,42 @@ async def deliver_order(order_id: str, principal: PrincipalDep, services: Servic
         target=OrderState.DELIVERED))
 
 
-@router.get("/orders/{order_id}/assignment", response_model=AssignmentOut, responses=ERRORS)
-async def get_assignment(order_id: str, principal: PrincipalDep, db: DbDep) -> AssignmentOut:
-    """The order's dispatch status: state, rider and live offer."""
+async def _assignment(db: Db, principal: Principal, order_id: str) -> AssignmentOut:
     order = await service.get_order(db=db, principal=principal, order_id=order_id)
     offer = await offers.get_live_offer(db=db, order_id=order_id)
     if offer is not None and principal.role == "rider" and offer.rider_id != principal.subject:
         offer = None
     return AssignmentOut(order_id=order.id, state=OrderState(order.state),
                          rider_id=order.rider_id, offer=offer_out(offer) if offer else None)
+
+
+@router.get("/orders/{order_id}/assignment", response_model=AssignmentOut, responses=ERRORS)
+async def get_assignment(order_id: str, principal: PrincipalDep, db: DbDep) -> AssignmentOut:
+    """The order's dispatch status: state, rider and live offer."""
+    return await _assignment(db, principal, order_id)
+
+
+@router.get("/orders/{order_id}/events", response_class=StreamingResponse, responses={
+    **ERRORS, 200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    "description": "Server-Sent Events: a snapshot, then each state change"}})
+async def subscribe_order_events(
+    order_id: str, principal: PrincipalDep, services: ServicesDep,
+    timeout_s: Annotated[float, Query(gt=0, le=3600, description="End the stream after")] = 900,
+) -> StreamingResponse:
+    """Follow an order live: its assignment now, then every state change, as SSE."""
+    await _assignment(services.db, principal, order_id)  # 404/403 before streaming starts
+
+    async def snapshot() -> tuple[int, dict[str, Any]]:
+        # Called once subscribed. The event id is read before the state, so the snapshot
+        # reflects at least every event up to that id and later ones arrive on the channel.
+        seen = await latest_event_id(db=services.db, aggregate="order", aggregate_id=order_id)
+        now = await _assignment(services.db, principal, order_id)
+        return seen, now.model_dump(mode="json")
+
+    return StreamingResponse(tracking.order_events(
+        redis=services.redis, order_id=order_id, snapshot=snapshot,
+        heartbeat_s=15.0, timeout_s=timeout_s,
+    ), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
 
 @router.post("/offers", response_model=list[OfferOut], status_code=status.HTTP_201_CREATED,

@@ -1,5 +1,8 @@
 """Publish outbox rows to a Redis stream: at least once, in id order per relay pass.
 
+Each event is also announced on its object's pub/sub channel (`event_channel`) for live
+subscribers such as order tracking; that copy is best-effort, the stream is the record.
+
 Rows are locked with SKIP LOCKED (PostgreSQL), added to the stream, and marked published in
 the same transaction. If the process dies after XADD and before the commit, the rows are
 published again: consumers deduplicate by the `id` field (see `dispatch.outbox.consumer`).
@@ -16,6 +19,11 @@ from dispatch.db.base import utcnow
 from dispatch.outbox.models import OutboxRow
 
 Db = async_sessionmaker[AsyncSession]
+
+
+def event_channel(aggregate: str, aggregate_id: str) -> str:
+    """The pub/sub channel on which one object's events are also announced (for live tracking)."""
+    return f"events:{aggregate}:{aggregate_id}"
 
 
 def stream_fields(row: OutboxRow) -> dict[str, str]:
@@ -35,12 +43,22 @@ async def relay_once(*, db: Db, redis: Redis, stream: str, batch: int, maxlen: i
             return 0
         async with redis.pipeline(transaction=False) as pipe:
             for row in rows:
-                pipe.xadd(stream, stream_fields(row),  # type: ignore[arg-type]
+                fields = stream_fields(row)
+                pipe.xadd(stream, fields,  # type: ignore[arg-type]
                           maxlen=maxlen, approximate=True)
+                pipe.publish(event_channel(row.aggregate, row.aggregate_id), orjson.dumps(fields))
             await pipe.execute()
         await session.execute(update(OutboxRow).where(OutboxRow.id.in_([r.id for r in rows]))
                               .values(published_at=utcnow()))
     return len(rows)
+
+
+async def latest_event_id(*, db: Db, aggregate: str, aggregate_id: str) -> int:
+    """The id of the object's newest event so far (0 if none)."""
+    async with db() as session:
+        return int((await session.execute(select(func.max(OutboxRow.id)).where(
+            OutboxRow.aggregate == aggregate, OutboxRow.aggregate_id == aggregate_id)
+        )).scalar_one() or 0)
 
 
 async def backlog(*, db: Db) -> int:
