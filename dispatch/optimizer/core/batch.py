@@ -80,7 +80,7 @@ def prepare(
 def with_bundles(batch: Batch, params: BatchParams, now_s: float) -> Batch:
     """The batch with candidate bundles and their priced edges appended (timed as build)."""
     t0 = time.perf_counter()
-    groups = candidate_groups(batch.orders, params)
+    groups = candidate_groups(batch.orders, params) if batch.edges.count else []
     found = bundle_options(groups, batch.orders, batch.riders, batch.edges, params, now_s)
     timings = dict(batch.timings)
     if found is None:

@@ -42,8 +42,8 @@ def random_riders(
     rng: np.random.Generator, n: int, orders: list[OrderSpec], *, carry: float = 0.3,
     exclude: float = 0.2,
 ) -> tuple[list[RiderSpec], list[OrderSpec]]:
-    """`n` riders (some carrying an order, some near the end of their shift) and the orders
-    with a few riders excluded from some of them."""
+    """`n` riders (some carrying an order, others near the end of their shift) and the
+    orders, a few riders excluded from some of them."""
     riders = []
     for j in range(n):
         lat, lng = _point(rng, 3000)
@@ -55,7 +55,9 @@ def random_riders(
             rider_id=f"r{j}", lat=lat, lng=lng, available_s=NOW - 60,
             capacity=int(rng.integers(1, 4)) + len(carried), load=len(carried),
             vehicle=["motorcycle", "bicycle"][int(rng.integers(2))],
-            shift_end_s=NOW + float(rng.uniform(0, 3600)) if rng.random() < 0.3 else None,
+            shift_end_s=(
+                NOW + float(rng.uniform(0, 3600)) if not carried and rng.random() < 0.3 else None
+            ),
             carried=carried,
         ))
     excluded = []
