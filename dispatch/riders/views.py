@@ -2,50 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from dispatch.deps import OperatorDep, ServicesDep
-from dispatch.errors import NotFound
-from dispatch.live.models import RiderStatus
+from dispatch.errors import NotFound, ValidationFailed
+from dispatch.live.models import NearbyRider, RiderState, RiderStatus
 
 router = APIRouter(prefix="/v1/regions/{region}/riders", tags=["riders"])
-
-
-class NearbyRiderOut(BaseModel):
-    """A rider found near a point."""
-
-    rider_id: str
-    lat: float
-    lng: float
-    distance_m: float
-    status: str
-    load: int
-    last_seen_ms: int
 
 
 class NearbyOut(BaseModel):
     """The nearest riders to a point, nearest first."""
 
-    riders: list[NearbyRiderOut]
-
-
-class RiderStateOut(BaseModel):
-    """What the live store knows about one rider."""
-
-    rider_id: str
-    region: str
-    lat: float | None
-    lng: float | None
-    ts_ms: int | None
-    last_seq: int
-    status: str
-    load: int
-    last_seen_ms: int | None
-    cell: str | None
+    riders: list[NearbyRider]
 
 
 @router.get("/nearby", response_model=NearbyOut)
@@ -63,23 +35,24 @@ async def list_nearby_riders(
 ) -> NearbyOut:
     """The `k` nearest fresh riders within `radius_m` of a point, with exact distances."""
     settings = services.settings
+    if radius_m > settings.nearby_max_radius_m:
+        raise ValidationFailed(f"radius_m must be at most {settings.nearby_max_radius_m:g}",
+                               field="radius_m")
+    if k > settings.nearby_max_k:
+        raise ValidationFailed(f"k must be at most {settings.nearby_max_k}", field="k")
     wanted = None if any_status else (status or RiderStatus.AVAILABLE)
-    found = await services.store.nearby(
-        region, lat, lng,
-        radius_m=min(radius_m, settings.nearby_max_radius_m), k=min(k, settings.nearby_max_k),
-        status=wanted,
-    )
-    return NearbyOut(riders=[NearbyRiderOut(**asdict(r)) for r in found])
+    found = await services.store.nearby(region, lat, lng, radius_m=radius_m, k=k, status=wanted)
+    return NearbyOut(riders=found)
 
 
-@router.get("/{rider_id}", response_model=RiderStateOut)
+@router.get("/{rider_id}", response_model=RiderState)
 async def get_rider_state(
     region: str, rider_id: str, services: ServicesDep, _: OperatorDep
-) -> RiderStateOut:
+) -> RiderState:
     """One rider's latest position, status, load and freshness."""
     state = await services.store.get_rider(region, rider_id)
     if state is None:
         raise NotFound(f"no live state for rider {rider_id!r} in region {region!r}",
                        field="rider_id")
-    return RiderStateOut(**asdict(state))
+    return state
 

@@ -49,6 +49,8 @@ async def test_nearby_returns_available_riders_nearest_first(service: RunningSer
         ({"lat": 0, "lng": 0, "radius_m": -5}, "radius_m"),
         ({"lat": 0, "lng": 0, "k": 0}, "k"),
         ({"lat": 0, "lng": 0, "status": "asleep"}, "status"),
+        ({"lat": 0, "lng": 0, "radius_m": 20_001}, "radius_m"),  # above the configured limit
+        ({"lat": 0, "lng": 0, "k": 201}, "k"),
     ],
 )
 async def test_bad_nearby_queries_get_422_naming_the_field(
