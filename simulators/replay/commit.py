@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from dispatch.optimizer.core import OrderSpec, RiderSpec
 from geo.travel import TravelModel
 from simulators.instances import DayOrder, Rules
-from simulators.replay.fleet import RiderView
 from simulators.replay.policies import Proposal
 from simulators.replay.ready import ReadyBoard
 
@@ -42,22 +41,9 @@ def order_spec(
     )
 
 
-def rider_spec(view: RiderView, capacity: int) -> RiderSpec:
-    """The courier as the optimizer sees it: free at the end of its committed trips."""
-    return RiderSpec(
-        rider_id=view.courier_id,
-        lat=view.lat,
-        lng=view.lng,
-        available_s=view.free_s,
-        capacity=capacity,
-        vehicle=view.vehicle,
-        shift_end_s=view.off_s,
-    )
-
-
 def must_start_by(
     proposal: Proposal,
-    view: RiderView,
+    rider: RiderSpec,
     orders: Mapping[str, DayOrder],
     board: ReadyBoard,
     rules: Rules,
@@ -72,10 +58,10 @@ def must_start_by(
         and (orders[oid].pickup_lat, orders[oid].pickup_lng) == (first.pickup_lat, first.pickup_lng)
     ]
     ready = max(board.ready_s(o, now_s) for o in group)
-    leg = float(travel.travel_s(view.lat, view.lng, first.pickup_lat, first.pickup_lng,
-                                view.vehicle))
+    leg = float(travel.travel_s(rider.lat, rider.lng, first.pickup_lat, first.pickup_lng,
+                                rider.vehicle))
     latest = ready - rules.pickup_service_s / 2 - leg
-    return max(view.free_s, latest)
+    return max(rider.available_s, latest)
 
 
 def should_commit(start_by_s: float, now_s: float, commit_ahead_s: float) -> bool:

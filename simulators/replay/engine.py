@@ -20,9 +20,10 @@ import math
 import time
 from dataclasses import dataclass, field
 
+from dispatch.optimizer.core import RiderSpec
 from simulators.instances import Instance
-from simulators.replay.commit import must_start_by, order_spec, rider_spec, should_commit
-from simulators.replay.fleet import Fleet, RiderView
+from simulators.replay.commit import must_start_by, order_spec, should_commit
+from simulators.replay.fleet import Fleet
 from simulators.replay.policies import Policy, PolicyTuning, Proposal, make_policy
 from simulators.replay.ready import ReadyBoard
 from simulators.replay.trips import Trip, play_trip
@@ -149,28 +150,26 @@ class Replay:
     def _batch(self, now: float) -> None:
         """One optimizer batch at `now`, and the commitments it leads to."""
         self.last_batch_s, self.due_s = now, math.inf
-        views = {v.courier_id: v for v in self.fleet.available(
-            now, self.config.rider_lookahead_s, self.board)}
-        if not views:
+        riders = self.fleet.available(now, self.config.rider_lookahead_s, self.board,
+                                      self.config.tuning.max_bundle_size)
+        if not riders:
             return
-        capacity = self.config.tuning.max_bundle_size
         horizon = now + self.config.order_horizon_s
         specs = [order_spec(self.orders[oid], self.board, now, excluded)
                  for oid, excluded in self.pending.items()]
         specs = [s for s in specs if s.ready_s <= horizon]
         if not specs:
             return
-        riders = [rider_spec(v, capacity) for v in views.values()]
         t0 = time.perf_counter()
         answer = self.policy(specs, riders, now)
         self.batch_wall.append(time.perf_counter() - t0)
+        by_id = {r.rider_id: r for r in riders}
         for proposal in answer:
-            self._maybe_commit(proposal, views, now)
+            self._maybe_commit(proposal, by_id[proposal.rider_id], now)
 
-    def _maybe_commit(self, proposal: Proposal, views: dict[str, RiderView], now: float) -> None:
+    def _maybe_commit(self, proposal: Proposal, rider: RiderSpec, now: float) -> None:
         """Commit `proposal` if its courier must leave before the next batch."""
-        view = views[proposal.rider_id]
-        start_by = must_start_by(proposal, view, self.orders, self.board,
+        start_by = must_start_by(proposal, rider, self.orders, self.board,
                                  self.instance.rules, self.travel, now)
         if not should_commit(start_by, now, self.config.ahead_s):
             self.due_s = min(self.due_s, start_by - self.config.ahead_s)

@@ -8,25 +8,12 @@ would with the estimated ready time instead of the true one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from dispatch.optimizer.core import RiderSpec
 from simulators.instances import DayCourier, DayOrder, Instance
 from simulators.replay.ready import ReadyBoard
 from simulators.replay.trips import Leg, Trip
-
-
-@dataclass(frozen=True)
-class RiderView:
-    """A courier as the dispatcher offers it to a batch."""
-
-    courier_id: str
-    lat: float
-    lng: float
-    free_s: float
-    off_s: float
-    vehicle: str
 
 
 class Fleet:
@@ -44,6 +31,7 @@ class Fleet:
         self._last_trip: dict[int, Trip] = {}
         self._orders: dict[str, DayOrder] = {o.order_id: o for o in instance.orders}
         self._half_pickup = instance.rules.pickup_service_s / 2
+        self._specs: dict[int, RiderSpec] = {}
 
     def leg(self, courier_id: str, now_s: float) -> Leg:
         """Where and when the courier would start a trip committed at `now_s`."""
@@ -59,19 +47,38 @@ class Fleet:
         self._last_trip[i] = trip
         self.free_s[i] = trip.end_s
         self.lat[i], self.lng[i] = trip.end_lat, trip.end_lng
+        self._specs.pop(i, None)
 
-    def available(self, now_s: float, lookahead_s: float, board: ReadyBoard) -> list[RiderView]:
-        """Couriers on shift (or starting soon) that the dispatcher sees free by now + lookahead."""
+    def available(
+        self, now_s: float, lookahead_s: float, board: ReadyBoard, capacity: int
+    ) -> list[RiderSpec]:
+        """Couriers on shift (or starting soon) that the dispatcher sees free by now + lookahead.
+
+        Each is a `RiderSpec` free at the end of its committed trips, at their last
+        stop; specs are cached until the courier's state (or its estimate) changes.
+        """
         horizon = now_s + lookahead_s
-        mask = (self.on_s <= horizon) & (self.off_s > now_s)
-        views = []
-        for i in np.flatnonzero(mask).tolist():
-            free = self._seen_free_s(i, now_s, board)
-            c = self.couriers[i]
-            if free <= horizon and free < c.off_s:
-                views.append(RiderView(c.courier_id, float(self.lat[i]), float(self.lng[i]),
-                                       max(free, c.on_s), c.off_s, c.vehicle))
-        return views
+        idx = np.flatnonzero((self.on_s <= horizon) & (self.off_s > now_s))
+        seen = self.free_s[idx]
+        if not board.known:
+            busy = np.flatnonzero(seen > now_s)
+            seen[busy] = [self._seen_free_s(int(idx[k]), now_s, board) for k in busy.tolist()]
+        keep = (seen <= horizon) & (seen < self.off_s[idx])
+        return [self._spec(i, free, capacity)
+                for i, free in zip(idx[keep].tolist(), seen[keep].tolist(), strict=True)]
+
+    def _spec(self, i: int, free_s: float, capacity: int) -> RiderSpec:
+        """Courier `i` as the optimizer sees it, reusing the last spec when nothing changed."""
+        cached = self._specs.get(i)
+        available = max(free_s, float(self.on_s[i]))
+        if cached is not None and cached.available_s == available:
+            return cached
+        c = self.couriers[i]
+        spec = RiderSpec(rider_id=c.courier_id, lat=float(self.lat[i]), lng=float(self.lng[i]),
+                         available_s=available, capacity=capacity, vehicle=c.vehicle,
+                         shift_end_s=c.off_s)
+        self._specs[i] = spec
+        return spec
 
     def _seen_free_s(self, i: int, now_s: float, board: ReadyBoard) -> float:
         """When the dispatcher believes courier `i` is free (true end once its food is known)."""
