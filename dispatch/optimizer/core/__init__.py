@@ -10,11 +10,13 @@ simulator and the benchmarks::
         ...  # route.order_ids are offered; route.stops is the rider's whole route
 
 `greedy_plan` has the same signature and is the nearest-rider baseline;
-`evaluate_plan` prices any plan on the same objective.
+`evaluate_plan` prices any plan on the same objective; `candidate_graph` gives the
+priced single-order candidate graph as arrays (for analysis and benchmarks).
 """
 
 from __future__ import annotations
 
+from dispatch.optimizer.core.batch import CandidateGraph, candidate_graph
 from dispatch.optimizer.core.models import CarriedStop, OrderSpec, Plan, RiderPlan, RiderSpec, Stop
 from dispatch.optimizer.core.params import BatchParams
 from dispatch.optimizer.core.plan import evaluate_plan
@@ -22,12 +24,14 @@ from dispatch.optimizer.core.solve import greedy_plan, solve_batch
 
 __all__ = [
     "BatchParams",
+    "CandidateGraph",
     "CarriedStop",
     "OrderSpec",
     "Plan",
     "RiderPlan",
     "RiderSpec",
     "Stop",
+    "candidate_graph",
     "evaluate_plan",
     "greedy_plan",
     "solve_batch",

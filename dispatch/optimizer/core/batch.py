@@ -30,6 +30,7 @@ from dispatch.optimizer.core.models import OrderSpec, Plan, RiderSpec
 from dispatch.optimizer.core.params import BatchParams
 from dispatch.optimizer.core.plan import build_routes
 from dispatch.optimizer.core.routes import IntArray, Tasks, concat_tasks, task_members
+from geo.distance import FloatArray
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,31 @@ def prepare(
     members = task_members(singles)
     timings = {"candidates_s": t2 - t1, "build_s": (t1 - t0) + (time.perf_counter() - t2)}
     return Batch(oa, ra, cands, singles, edges, members, timings)
+
+
+@dataclass(frozen=True)
+class CandidateGraph:
+    """A batch's priced single-order candidate graph, as arrays (for analysis and benchmarks).
+
+    Edge k joins order `order[k]` (index into the batch's orders) and rider
+    `rider[k]` at cost `cost[k]` with `travel_m[k]` metres of riding; `penalty[i]`
+    is what leaving order i for the next batch costs.
+    """
+
+    order: IntArray
+    rider: IntArray
+    cost: FloatArray
+    travel_m: FloatArray
+    penalty: FloatArray
+
+
+def candidate_graph(
+    orders: Sequence[OrderSpec], riders: Sequence[RiderSpec], params: BatchParams, *, now_s: float
+) -> CandidateGraph:
+    """The feasible (order, rider) edges the optimizer prices, with their costs."""
+    batch = prepare(orders, riders, params, now_s)
+    e = batch.edges
+    return CandidateGraph(e.task, e.rider, e.cost, e.travel_m, batch.orders.penalty)
 
 
 def with_bundles(batch: Batch, params: BatchParams, now_s: float) -> Batch:
