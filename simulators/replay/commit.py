@@ -14,7 +14,9 @@ service's batch interval instead of every five minutes).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+
+import numpy as np
 
 from dispatch.optimizer.core import OrderSpec, RiderSpec
 from geo.travel import TravelModel
@@ -24,9 +26,16 @@ from simulators.replay.ready import ReadyBoard
 
 
 def order_spec(
-    order: DayOrder, board: ReadyBoard, now_s: float, excluded: frozenset[str]
+    order: DayOrder, board: ReadyBoard, now_s: float, excluded: frozenset[str], floor_s: float
 ) -> OrderSpec:
-    """The order as the optimizer sees it: the ready time the dispatcher knows or estimates."""
+    """The order as the optimizer sees it: the ready time the dispatcher knows or estimates.
+
+    The promise handed over is never earlier than the order could possibly be
+    delivered (`floor_s` after its ready time: services plus the direct trip), so
+    lateness nobody could avoid does not make the order look too costly to serve
+    and leave it starving in the pool.
+    """
+    ready = board.ready_s(order, now_s)
     return OrderSpec(
         order_id=order.order_id,
         pickup_lat=order.pickup_lat,
@@ -34,11 +43,26 @@ def order_spec(
         dropoff_lat=order.dropoff_lat,
         dropoff_lng=order.dropoff_lng,
         placed_s=order.placed_s,
-        ready_s=board.ready_s(order, now_s),
-        promised_s=order.promised_s,
+        ready_s=ready,
+        promised_s=max(order.promised_s, ready + floor_s),
         merchant_id=order.merchant_id,
         excluded_riders=excluded,
     )
+
+
+def delivery_floors_s(orders: Sequence[DayOrder], rules: Rules, vehicles: set[str]) -> list[float]:
+    """Per order, the least time from ready to drop-off: services and the fastest direct trip."""
+    travel = rules.travel()
+    plat = np.array([o.pickup_lat for o in orders])
+    plng = np.array([o.pickup_lng for o in orders])
+    dlat = np.array([o.dropoff_lat for o in orders])
+    dlng = np.array([o.dropoff_lng for o in orders])
+    trip = np.full(len(orders), np.inf)
+    for vehicle in vehicles:
+        trip = np.minimum(trip, travel.travel_s(plat, plng, dlat, dlng, vehicle))
+    services = rules.pickup_service_s + rules.dropoff_service_s / 2
+    floors: list[float] = (trip + services).tolist()
+    return floors
 
 
 def must_start_by(

@@ -22,7 +22,12 @@ from dataclasses import dataclass, field
 
 from dispatch.optimizer.core import RiderSpec
 from simulators.instances import Instance
-from simulators.replay.commit import must_start_by, order_spec, should_commit
+from simulators.replay.commit import (
+    delivery_floors_s,
+    must_start_by,
+    order_spec,
+    should_commit,
+)
 from simulators.replay.fleet import Fleet
 from simulators.replay.policies import Policy, PolicyTuning, Proposal, make_policy
 from simulators.replay.ready import ReadyBoard
@@ -101,6 +106,9 @@ class Replay:
         self.board = ReadyBoard(known=not config.estimate_ready)
         self.fleet = Fleet(instance)
         self.orders = {o.order_id: o for o in instance.orders}
+        vehicles = {c.vehicle for c in instance.couriers} or {"motorcycle"}
+        floors = delivery_floors_s(instance.orders, instance.rules, vehicles)
+        self.floors = dict(zip(self.orders, floors, strict=True))
         self.pending: dict[str, frozenset[str]] = {}  # order id -> couriers excluded
         self.releases: list[tuple[float, str, str]] = []  # (time, order id, courier id)
         self.next_order = 0
@@ -155,7 +163,7 @@ class Replay:
         if not riders:
             return
         horizon = now + self.config.order_horizon_s
-        specs = [order_spec(self.orders[oid], self.board, now, excluded)
+        specs = [order_spec(self.orders[oid], self.board, now, excluded, self.floors[oid])
                  for oid, excluded in self.pending.items()]
         specs = [s for s in specs if s.ready_s <= horizon]
         if not specs:
