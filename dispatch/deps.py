@@ -1,4 +1,8 @@
-"""`Annotated` dependency aliases shared by the HTTP routes."""
+"""`Annotated` dependency aliases shared by the HTTP routes.
+
+Every dependency is `async def` although none awaits: FastAPI runs plain `def`
+dependencies in a worker thread, and that hop cost more than the request's own work.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from dispatch.services import Services
 _bearer = HTTPBearer(auto_error=False)
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     """The app's services, created in its lifespan."""
     services: Services = request.app.state.services
     return services
@@ -24,7 +28,7 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_principal(
+async def get_principal(
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
@@ -37,7 +41,7 @@ def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require_operator(principal: PrincipalDep) -> Principal:
+async def require_operator(principal: PrincipalDep) -> Principal:
     """The caller, who must be an operator."""
     if principal.role != "operator":
         raise Forbidden("operators only")
@@ -47,7 +51,7 @@ def require_operator(principal: PrincipalDep) -> Principal:
 OperatorDep = Annotated[Principal, Depends(require_operator)]
 
 
-def get_db(services: ServicesDep) -> async_sessionmaker[AsyncSession]:
+async def get_db(services: ServicesDep) -> async_sessionmaker[AsyncSession]:
     """The session factory of the app's database."""
     return services.db
 
