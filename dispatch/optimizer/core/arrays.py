@@ -157,22 +157,28 @@ def _advance_past_carried(
     cols["ready"] = np.full(shape, -math.inf)
     cols["promised"] = np.full(shape, math.inf)
     kind = np.zeros(shape, dtype=np.int8)
-    for row, i in enumerate(carrying):
-        for s, stop in enumerate(riders[i].carried):
-            cols["lat"][row, s], cols["lng"][row, s] = stop.lat, stop.lng
-            cols["ready"][row, s], cols["promised"][row, s] = stop.ready_s, stop.promised_s
-            kind[row, s] = PICKUP if stop.kind == "pickup" else DROPOFF
+    flat = [
+        (row, s, stop)
+        for row, i in enumerate(carrying.tolist())
+        for s, stop in enumerate(riders[i].carried)
+    ]
+    at = (np.array([f[0] for f in flat]), np.array([f[1] for f in flat]))
+    for name, attr in (("lat", "lat"), ("lng", "lng"), ("ready", "ready_s"),
+                       ("promised", "promised_s")):
+        cols[name][at] = [getattr(f[2], attr) for f in flat]
+    kind[at] = [PICKUP if f[2].kind == "pickup" else DROPOFF for f in flat]
     stops: dict[str, npt.NDArray[np.generic]] = {
         **cols, "kind": kind, "order": np.full(shape, -1, dtype=np.int64)
     }
     tasks = make_tasks(stops, np.zeros(len(carrying), dtype=np.int64), params.travel, vehicles)
     inf = np.full(len(carrying), math.inf)
     starts = Starts(lat[carrying], lng[carrying], start[carrying], vcode[carrying], inf)
-    timed = evaluate(tasks, np.arange(len(carrying)), starts, params, vehicles, with_etas=True)
+    timed = evaluate(tasks, np.arange(len(carrying)), starts, params, vehicles, detail=True)
     last = (kind != 0).sum(axis=1) - 1
     rows = np.arange(len(carrying))
     lat[carrying], lng[carrying] = tasks.lat[rows, last], tasks.lng[rows, last]
     start[carrying] = timed.end_s
     assert timed.etas is not None
-    for row, i in enumerate(carrying):
-        etas[i] = tuple(float(t) for t in timed.etas[row, : last[row] + 1])
+    ends = (last + 1).tolist()
+    for i, times, n in zip(carrying.tolist(), timed.etas.tolist(), ends, strict=True):
+        etas[i] = tuple(times[:n])

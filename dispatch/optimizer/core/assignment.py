@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import numpy as np
 from ortools.graph.python import min_cost_flow
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from dispatch.optimizer.core.edges import Edges
 from dispatch.optimizer.core.routes import IntArray
 from geo.distance import FloatArray
 
 COST_SCALE = 100.0
+_PART_TASKS = 500
 
 
 class AssignmentError(RuntimeError):
@@ -42,18 +45,45 @@ def min_cost_assignment(edges: Edges, penalty: FloatArray) -> IntArray:
         Indices into `edges` of the optimal assignment.
     """
     worth = np.flatnonzero(edges.cost < penalty[edges.task])
-    if len(worth) == 0:
-        return np.zeros(0, dtype=np.int64)
-    tasks, task_node = np.unique(edges.task[worth], return_inverse=True)
-    riders, rider_node = np.unique(edges.rider[worth], return_inverse=True)
-    n_t, n_r = len(tasks), len(riders)
+    chosen = [part[_flow(edges.take(part), penalty)] for part in _independent_parts(edges, worth)]
+    return np.sort(np.concatenate([np.zeros(0, dtype=np.int64), *chosen]))
+
+
+def _independent_parts(edges: Edges, keep: IntArray) -> list[IntArray]:
+    """`keep` split by connected components of the task-rider graph, packed into parts.
+
+    Components share no task and no rider, so solving them apart is exact, and a city
+    splits into many (hotspots, districts): several small flows solve much faster than
+    one large one. Small components are packed together up to `_PART_TASKS` tasks.
+    """
+    if len(keep) == 0:
+        return []
+    tasks, task_node = np.unique(edges.task[keep], return_inverse=True)
+    riders, rider_node = np.unique(edges.rider[keep], return_inverse=True)
+    n_nodes = len(tasks) + len(riders)
+    graph = coo_matrix(
+        (np.ones(len(keep)), (task_node, len(tasks) + rider_node)), shape=(n_nodes, n_nodes)
+    )
+    _, label = connected_components(graph, directed=False)
+    sizes = np.bincount(label[: len(tasks)], minlength=int(label.max()) + 1)
+    by_size = np.argsort(-sizes, kind="stable")
+    part_of = np.empty(len(sizes), dtype=np.int64)
+    part_of[by_size] = np.cumsum(sizes[by_size]) // _PART_TASKS
+    part = part_of[label[task_node]]
+    order = np.argsort(part, kind="stable")
+    return np.split(keep[order], np.flatnonzero(np.diff(part[order])) + 1)
+
+
+def _flow(edges: Edges, penalty: FloatArray) -> IntArray:
+    """The min-cost flow of one independent part; indices into its `edges`."""
+    tasks, task_node = np.unique(edges.task, return_inverse=True)
+    riders, rider_node = np.unique(edges.rider, return_inverse=True)
+    n_t, n_r, n_e = len(tasks), len(riders), edges.count
     source, sink = n_t + n_r, n_t + n_r + 1
     t_nodes = np.arange(n_t)
     tails = np.concatenate([np.full(n_t, source), task_node, t_nodes, n_t + np.arange(n_r)])
     heads = np.concatenate([t_nodes, n_t + rider_node, np.full(n_t, sink), np.full(n_r, sink)])
-    costs = np.concatenate(
-        [np.zeros(n_t), edges.cost[worth], penalty[tasks], np.zeros(n_r)]
-    )
+    costs = np.concatenate([np.zeros(n_t), edges.cost, penalty[tasks], np.zeros(n_r)])
     flow = min_cost_flow.SimpleMinCostFlow()
     flow.add_arcs_with_capacity_and_unit_cost(
         tails.astype(np.int32),
@@ -67,9 +97,8 @@ def min_cost_assignment(edges: Edges, penalty: FloatArray) -> IntArray:
     status = flow.solve()
     if status != flow.OPTIMAL:
         raise AssignmentError(f"min-cost flow ended with status {status}")
-    used = flow.flows(np.arange(n_t, n_t + len(worth), dtype=np.int32)) > 0
-    chosen: IntArray = worth[used]
-    return chosen
+    used: IntArray = np.flatnonzero(flow.flows(np.arange(n_t, n_t + n_e, dtype=np.int32)) > 0)
+    return used
 
 
 def greedy_assignment(edges: Edges, placed: FloatArray, n_riders: int) -> IntArray:
@@ -79,13 +108,15 @@ def greedy_assignment(edges: Edges, placed: FloatArray, n_riders: int) -> IntArr
     task_rank = np.empty(len(placed), dtype=np.int64)
     task_rank[np.lexsort((np.arange(len(placed)), placed))] = np.arange(len(placed))
     order = np.lexsort((edges.rider, edges.first_s, task_rank[edges.task]))
-    tasks = edges.task[order].tolist()
+    ranked = task_rank[edges.task[order]]
+    starts = np.flatnonzero(np.diff(ranked, prepend=-1)).tolist()
+    ends = [*starts[1:], len(order)]
     riders = edges.rider[order].tolist()
     taken = [False] * n_riders
-    done = [False] * len(placed)
     chosen: list[int] = []
-    for k, (t, r) in enumerate(zip(tasks, riders, strict=True)):
-        if not done[t] and not taken[r]:
-            done[t] = taken[r] = True
+    for lo, hi in zip(starts, ends, strict=True):
+        k = next((k for k in range(lo, hi) if not taken[riders[k]]), None)
+        if k is not None:
+            taken[riders[k]] = True
             chosen.append(k)
     return order[np.array(chosen, dtype=np.int64)]

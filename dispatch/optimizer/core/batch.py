@@ -29,7 +29,7 @@ from dispatch.optimizer.core.edges import Edges, concat_edges, price_edges
 from dispatch.optimizer.core.models import OrderSpec, Plan, RiderSpec
 from dispatch.optimizer.core.params import BatchParams
 from dispatch.optimizer.core.plan import build_routes
-from dispatch.optimizer.core.routes import IntArray, Tasks, concat_tasks, task_members
+from dispatch.optimizer.core.routes import IntArray, Tasks, concat_tasks, evaluate, task_members
 from geo.distance import FloatArray
 
 
@@ -99,8 +99,10 @@ def candidate_graph(
 ) -> CandidateGraph:
     """The feasible (order, rider) edges the optimizer prices, with their costs."""
     batch = prepare(orders, riders, params, now_s)
-    e = batch.edges
-    return CandidateGraph(e.task, e.rider, e.cost, e.travel_m, batch.orders.penalty)
+    e, ra = batch.edges, batch.riders
+    metres = evaluate(batch.tasks, e.task, ra.starts(e.rider), params, ra.vehicles, detail=True)
+    assert metres.travel_m is not None
+    return CandidateGraph(e.task, e.rider, e.cost, metres.travel_m, batch.orders.penalty)
 
 
 def with_bundles(batch: Batch, params: BatchParams, now_s: float) -> Batch:
@@ -114,7 +116,8 @@ def with_bundles(batch: Batch, params: BatchParams, now_s: float) -> Batch:
         return replace(batch, timings=timings)
     options, option_group, group_members = found
     extra = bundle_edges(
-        options, option_group, group_members, batch.edges, batch.orders, batch.riders, params
+        options, option_group, group_members, batch.edges, batch.candidates.reach,
+        batch.orders, batch.riders, params,
     )
     n = batch.tasks.count
     tasks = concat_tasks(batch.tasks, options)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from dispatch.optimizer.core.arrays import OrderArrays, RiderArrays
-from dispatch.optimizer.core.edges import Edges, cheapest_per_key, price_edges
+from dispatch.optimizer.core.candidates import Reach
+from dispatch.optimizer.core.edges import Edges, cheapest_per_run, price_edges
 from dispatch.optimizer.core.params import BatchParams
 from dispatch.optimizer.core.routes import IntArray, Tasks
 from geo.distance import FloatArray
@@ -28,25 +29,23 @@ def expand_ranges(lo: IntArray, hi: IntArray) -> tuple[IntArray, IntArray]:
 
 
 def group_riders(
-    members: IntArray, singles: Edges, n_riders: int, limit: int
+    members: IntArray, singles: Edges, reach: Reach, limit: int
 ) -> tuple[IntArray, IntArray]:
-    """(group, rider) pairs: riders that are feasible for every member, nearest first.
+    """(group, rider) pairs: riders that are candidates of every member, nearest first.
 
     `singles` must be sorted by task (order index), as `price_edges` leaves the
-    candidate graph; riders are taken in the first member's candidate order.
+    candidate graph; riders are taken in the first member's candidate order and
+    kept when the candidate rule allows them for every other member too.
     """
     anchor = members[:, 0]
     lo = np.searchsorted(singles.task, anchor, side="left")
-    hi = np.minimum(np.searchsorted(singles.task, anchor, side="right"), lo + 3 * limit)
+    hi = np.searchsorted(singles.task, anchor, side="right")
     group, at = expand_ranges(lo, hi)
     rider = singles.rider[at]
-    keys = np.sort(singles.task * n_riders + singles.rider)
     ok = np.ones(len(group), dtype=bool)
     for col in range(1, members.shape[1]):
         member = members[group, col]
-        key = np.maximum(member, 0) * n_riders + rider
-        found = keys[np.minimum(np.searchsorted(keys, key), len(keys) - 1)] == key
-        ok &= (member < 0) | found
+        ok &= (member < 0) | reach.allows(np.maximum(member, 0), rider)
     group, rider = group[ok], rider[ok]
     first = np.searchsorted(group, group, side="left")
     keep = (np.arange(len(group)) - first) < limit
@@ -64,6 +63,7 @@ def bundle_edges(
     option_group: IntArray,
     members: IntArray,
     singles: Edges,
+    reach: Reach,
     orders: OrderArrays,
     riders: RiderArrays,
     params: BatchParams,
@@ -71,11 +71,11 @@ def bundle_edges(
     """Feasible (option, rider) edges, each rider's cheapest sequence of each group."""
     if singles.count == 0 or options.count == 0:
         return singles.take(np.zeros(0, dtype=np.int64))
-    group, rider = group_riders(members, singles, riders.count, params.bundle_riders)
+    group, rider = group_riders(members, singles, reach, params.bundle_riders)
     lo = np.searchsorted(option_group, group, side="left")
     hi = np.searchsorted(option_group, group, side="right")
     pair, option = expand_ranges(lo, hi)
     priced = price_edges(options, option, rider[pair], riders, params)
-    best = priced.take(cheapest_per_key(priced.cost, option_group[priced.task], priced.rider))
+    best = priced.take(cheapest_per_run(priced.cost, option_group[priced.task], priced.rider))
     worth = best.cost < member_penalty(members, orders.penalty)[option_group[best.task]]
     return best.take(np.flatnonzero(worth))

@@ -8,9 +8,9 @@ linearly with the batch. Groups of three or more are cliques of such pairs.
 
 Each group gets a few stop sequences: all pickups first (the pickups are close
 together), then the drop-offs in every order; for pairs also both pickup orders.
-A rider-independent pass keeps the best sequence for each first pickup, timed as
-if a rider arrived at that pickup when its nearest candidate could; the survivors
-are priced per rider in `bundle_edges`.
+A rider-independent pass keeps each group's best sequence, timed as if a rider
+arrived at its first pickup when the soonest candidate could; that sequence is
+priced per rider in `bundle_edges`.
 """
 
 from __future__ import annotations
@@ -24,10 +24,18 @@ import numpy.typing as npt
 from scipy.spatial import cKDTree
 
 from dispatch.optimizer.core.arrays import OrderArrays, RiderArrays
-from dispatch.optimizer.core.edges import Edges, cheapest_per_key
+from dispatch.optimizer.core.edges import Edges
 from dispatch.optimizer.core.params import BatchParams
-from dispatch.optimizer.core.routes import DROPOFF, PICKUP, IntArray, Starts, Tasks, evaluate
-from dispatch.optimizer.core.sequences import stop_tasks
+from dispatch.optimizer.core.routes import (
+    DROPOFF,
+    PICKUP,
+    IntArray,
+    Starts,
+    Tasks,
+    concat_tasks,
+    evaluate,
+    make_tasks,
+)
 
 
 def candidate_groups(orders: OrderArrays, params: BatchParams) -> list[IntArray]:
@@ -116,28 +124,46 @@ def bundle_options(
     groups: list[IntArray], orders: OrderArrays, riders: RiderArrays, edges: Edges,
     params: BatchParams, now_s: float,
 ) -> tuple[Tasks, IntArray, IntArray] | None:
-    """The surviving sequences of every group: their tasks, group ids and member table."""
+    """Each group's best sequence as a task (task g is group g), and the member table."""
     if not groups:
         return None
+    arrive, vcode = _earliest_arrival(edges, riders, orders.count, now_s)
+    best: Tasks | None = None
+    for g in groups:
+        local, _ = templates(g.shape[1])
+        tasks = _template_tasks(g[:, local].reshape(-1, local.shape[1]), orders, params, riders)
+        first = tasks.order[:, 0]
+        inf = np.full(len(first), math.inf)
+        starts = Starts(tasks.lat[:, 0], tasks.lng[:, 0], arrive[first], vcode[first], inf)
+        cost = evaluate(tasks, np.arange(tasks.count), starts, params, riders.vehicles).cost
+        rows = np.arange(len(g)) * len(local) + cost.reshape(len(g), len(local)).argmin(axis=1)
+        kept = _rows(tasks, rows)
+        best = kept if best is None else concat_tasks(best, kept)
     width = max(g.shape[1] for g in groups)
     members = np.concatenate(
         [np.pad(g, ((0, 0), (0, width - g.shape[1])), constant_values=-1) for g in groups]
     )
-    order_parts, kind_parts, group_parts = [], [], []
-    offset = 0
-    for g in groups:
-        local, kind = templates(g.shape[1])
-        seq = g[:, local].reshape(-1, local.shape[1])
-        pad = ((0, 0), (0, 2 * width - local.shape[1]))
-        order_parts.append(np.pad(seq, pad, constant_values=-1))
-        kind_parts.append(np.pad(np.tile(kind, (len(g), 1)), pad))
-        group_parts.append(np.repeat(np.arange(offset, offset + len(g)), len(local)))
-        offset += len(g)
-    order, kind = np.concatenate(order_parts), np.concatenate(kind_parts)
-    tasks = stop_tasks(order, kind, orders, params, riders.vehicles)
-    group = np.concatenate(group_parts)
-    keep = _best_per_first_pickup(tasks, group, riders, edges, params, now_s, orders.count)
-    return _rows(tasks, keep), group[keep], members
+    assert best is not None
+    return best, np.arange(best.count), members
+
+
+def _template_tasks(
+    seq: IntArray, orders: OrderArrays, params: BatchParams, riders: RiderArrays
+) -> Tasks:
+    """Tasks of (R, 2m) order sequences whose first m stops are pickups, the rest drop-offs."""
+    m = seq.shape[1] // 2
+    picks, drops = seq[:, :m], seq[:, m:]
+    inf = np.full(drops.shape, math.inf)
+    stops: dict[str, npt.NDArray[np.generic]] = {
+        "lat": np.hstack([orders.pickup_lat[picks], orders.dropoff_lat[drops]]),
+        "lng": np.hstack([orders.pickup_lng[picks], orders.dropoff_lng[drops]]),
+        "ready": np.hstack([orders.ready[picks], -inf]),
+        "promised": np.hstack([inf, orders.promised[drops]]),
+        "placed": orders.placed[seq],
+        "kind": np.repeat(np.array([[PICKUP] * m + [DROPOFF] * m], dtype=np.int8), len(seq), 0),
+        "order": seq,
+    }
+    return make_tasks(stops, orders.size[picks].sum(axis=1), params.travel, riders.vehicles)
 
 
 def _earliest_arrival(
@@ -153,23 +179,10 @@ def _earliest_arrival(
     return arrive, vcode
 
 
-def _best_per_first_pickup(
-    tasks: Tasks, group: IntArray, riders: RiderArrays, edges: Edges,
-    params: BatchParams, now_s: float, n: int,
-) -> IntArray:
-    """Rows of the cheapest sequence per (group, first order), from a typical arrival."""
-    first = tasks.order[:, 0]
-    arrive, vcode = _earliest_arrival(edges, riders, n, now_s)
-    inf = np.full(len(first), math.inf)
-    starts = Starts(tasks.lat[:, 0], tasks.lng[:, 0], arrive[first], vcode[first], inf)
-    cost = evaluate(tasks, np.arange(tasks.count), starts, params, riders.vehicles).cost
-    return cheapest_per_key(cost, group, first)
-
-
 def _rows(tasks: Tasks, rows: IntArray) -> Tasks:
     """The subset of `tasks` at `rows`."""
     return Tasks(
         tasks.lat[rows], tasks.lng[rows], tasks.kind[rows], tasks.ready[rows],
         tasks.promised[rows], tasks.placed[rows], tasks.order[rows], tasks.size[rows],
-        tasks.leg_s[rows], tasks.leg_m[rows],
+        tasks.leg_s[rows],
     )

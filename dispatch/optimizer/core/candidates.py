@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -29,14 +30,50 @@ from dispatch.optimizer.core.routes import BoolArray, IntArray
 from geo.cells import cell_of, disk, rings_for_radius
 from geo.distance import FloatArray
 
+_TIE_M = 1e-6  # slack for recomputed distances against the tree's
+
+
+@dataclass(frozen=True)
+class Reach:
+    """The candidate rule in closed form, to test many more (order, rider) pairs cheaply.
+
+    A rider is a candidate of an order when it is eligible, has not declined it, and
+    is no farther (in the plane) than the order's farthest candidate when the order
+    filled its count, or than its radius when it did not.
+    """
+
+    order_x: FloatArray  # projected pickups
+    order_y: FloatArray
+    rider_x: FloatArray  # projected rider starts
+    rider_y: FloatArray
+    reach_m: FloatArray  # per order
+    eligible: BoolArray  # per rider
+    declined: IntArray  # sorted keys order * R + rider
+
+    def allows(self, order: IntArray, rider: IntArray) -> BoolArray:
+        """Whether each (order, rider) pair keeps the candidate rule (room aside)."""
+        dx = self.rider_x[rider] - self.order_x[order]
+        dy = self.rider_y[rider] - self.order_y[order]
+        ok: BoolArray = self.eligible[rider] & (dx * dx + dy * dy <= self.reach2[order])
+        if len(self.declined):
+            ok &= ~np.isin(order * len(self.rider_x) + rider, self.declined)
+        return ok
+
+    @cached_property
+    def reach2(self) -> FloatArray:
+        """Squared reach, with a hair of slack for distances recomputed outside the tree."""
+        out: FloatArray = (self.reach_m + _TIE_M) ** 2
+        return out
+
 
 @dataclass(frozen=True)
 class Candidates:
-    """Edges (order index, rider index), sorted by order then distance."""
+    """Edges (order index, rider index), sorted by order then distance, and the rule's reach."""
 
     order: IntArray
     rider: IntArray
     dist_m: FloatArray
+    reach: Reach
 
     @property
     def count(self) -> int:
@@ -64,14 +101,20 @@ def candidate_edges(
     now_s: float,
 ) -> Candidates:
     """All (order, rider) candidate edges of the batch."""
-    eligible = np.flatnonzero((riders.free >= 1) & (riders.shift_end_s > riders.start_s))
+    is_eligible = (riders.free >= 1) & (riders.shift_end_s > riders.start_s)
+    eligible = np.flatnonzero(is_eligible)
+    origin_lat = float(np.mean(orders.pickup_lat)) if orders.count else 0.0
+    model = params.travel
+    points = model.project(orders.pickup_lat, orders.pickup_lng, origin_lat).reshape(-1, 2)
+    rider_xy = model.project(riders.lat, riders.lng, origin_lat).reshape(-1, 2)
+    reach = Reach(
+        points[:, 0].copy(), points[:, 1].copy(), rider_xy[:, 0].copy(), rider_xy[:, 1].copy(),
+        np.zeros(orders.count), is_eligible, _declined_keys(order_specs, riders),
+    )
     if orders.count == 0 or len(eligible) == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return Candidates(empty, empty, np.zeros(0))
-    origin_lat = float(np.mean(orders.pickup_lat))
-    model = params.travel
-    tree = cKDTree(model.project(riders.lat[eligible], riders.lng[eligible], origin_lat))
-    points = model.project(orders.pickup_lat, orders.pickup_lng, origin_lat)
+        return Candidates(empty, empty, np.zeros(0), reach)
+    tree = cKDTree(rider_xy[eligible])
     widened = (now_s - orders.placed) > params.widen_after_s
     parts = []
     for group, factor in ((~widened, 1.0), (widened, params.widen_factor)):
@@ -79,32 +122,32 @@ def candidate_edges(
         if len(idx):
             count = min(len(eligible), math.ceil(params.candidate_count * factor))
             radius = params.candidate_radius_m * factor
-            parts.append(_query(tree, points[idx], idx, count, radius))
+            parts.append(_query(tree, points[idx], idx, count, radius, reach.reach_m))
     o = np.concatenate([p[0] for p in parts])
     r = eligible[np.concatenate([p[1] for p in parts])]
     d = np.concatenate([p[2] for p in parts])
     keep = riders.free[r] >= orders.size[o]
-    keep &= ~_declined(order_specs, riders, o, r)
+    if len(reach.declined):
+        keep &= ~np.isin(o * riders.count + r, reach.declined)
     o, r, d = o[keep], r[keep], d[keep]
-    order = np.lexsort((r, d, o))
-    return Candidates(o[order], r[order], d[order])
+    order = np.argsort(o, kind="stable")  # each order's riders stay nearest first
+    return Candidates(o[order], r[order], d[order], reach)
 
 
 def _query(
-    tree: cKDTree, points: FloatArray, idx: IntArray, count: int, radius: float
+    tree: cKDTree, points: FloatArray, idx: IntArray, count: int, radius: float,
+    reach_m: FloatArray,
 ) -> tuple[IntArray, IntArray, FloatArray]:
+    """Neighbours of `points` (orders `idx`); records each order's reach in place."""
     dist, nbr = tree.query(points, k=count, distance_upper_bound=radius)
     dist, nbr = dist.reshape(len(idx), count), nbr.reshape(len(idx), count)
     found = np.isfinite(dist)
+    reach_m[idx] = np.where(found[:, -1], dist[:, -1], radius)
     return np.repeat(idx, count)[found.ravel()], nbr[found], dist[found]
 
 
-def _declined(
-    order_specs: Sequence[OrderSpec], riders: RiderArrays, o: IntArray, r: IntArray
-) -> BoolArray:
-    """True for edges whose rider declined the order."""
-    if not any(spec.excluded_riders for spec in order_specs):
-        return np.zeros(len(o), dtype=bool)
+def _declined_keys(order_specs: Sequence[OrderSpec], riders: RiderArrays) -> IntArray:
+    """Sorted keys ``order * R + rider`` of the riders who declined each order."""
     index = {rid: i for i, rid in enumerate(riders.ids)}
     keys = [
         i * riders.count + index[rid]
@@ -112,6 +155,4 @@ def _declined(
         for rid in spec.excluded_riders
         if rid in index
     ]
-    if not keys:
-        return np.zeros(len(o), dtype=bool)
-    return np.isin(o * riders.count + r, np.array(keys, dtype=np.int64))
+    return np.unique(np.array(keys, dtype=np.int64))

@@ -14,12 +14,11 @@ from geo.distance import FloatArray
 
 @dataclass(frozen=True)
 class Edges:
-    """Feasible (task, rider) pairs with cost, rider travel, and time to the first stop."""
+    """Feasible (task, rider) pairs with their cost and the time to the first stop."""
 
     task: IntArray
     rider: IntArray
     cost: FloatArray
-    travel_m: FloatArray
     first_s: FloatArray
 
     @property
@@ -29,10 +28,7 @@ class Edges:
 
     def take(self, keep: IntArray | BoolArray) -> Edges:
         """The subset of edges selected by an index or mask array."""
-        return Edges(
-            self.task[keep], self.rider[keep], self.cost[keep],
-            self.travel_m[keep], self.first_s[keep],
-        )
+        return Edges(self.task[keep], self.rider[keep], self.cost[keep], self.first_s[keep])
 
 
 def concat_edges(first: Edges, second: Edges, task_offset: int) -> Edges:
@@ -41,20 +37,26 @@ def concat_edges(first: Edges, second: Edges, task_offset: int) -> Edges:
         np.concatenate([first.task, second.task + task_offset]),
         np.concatenate([first.rider, second.rider]),
         np.concatenate([first.cost, second.cost]),
-        np.concatenate([first.travel_m, second.travel_m]),
         np.concatenate([first.first_s, second.first_s]),
     )
 
 
-def cheapest_per_key(cost: FloatArray, *keys: IntArray) -> IntArray:
-    """Sorted indices of the cheapest element of each distinct key tuple (ties: lowest index)."""
-    order = np.lexsort((np.arange(len(cost)), cost, *reversed(keys)))
-    head = np.zeros(len(order), dtype=bool)
-    head[:1] = True
+def cheapest_per_run(cost: FloatArray, *keys: IntArray) -> IntArray:
+    """Index of the cheapest row (first on ties) of each run of rows with equal keys.
+
+    Rows with equal key tuples must be contiguous, as the callers build them.
+    """
+    if len(cost) == 0:
+        return np.zeros(0, dtype=np.int64)
+    new = np.zeros(len(cost), dtype=bool)
+    new[0] = True
     for key in keys:
-        ranked = key[order]
-        head[1:] |= ranked[1:] != ranked[:-1]
-    picked: IntArray = np.sort(order[head])
+        new[1:] |= key[1:] != key[:-1]
+    run = np.cumsum(new) - 1
+    lowest = np.minimum.reduceat(cost, np.flatnonzero(new))
+    at_min = np.flatnonzero(cost == lowest[run])
+    first = np.unique(run[at_min], return_index=True)[1]
+    picked: IntArray = at_min[first]
     return picked
 
 
@@ -66,4 +68,4 @@ def price_edges(
     task, rider = task[fits], rider[fits]
     timed = evaluate(tasks, task, riders.starts(rider), params, riders.vehicles)
     ok = timed.feasible
-    return Edges(task[ok], rider[ok], timed.cost[ok], timed.travel_m[ok], timed.first_s[ok])
+    return Edges(task[ok], rider[ok], timed.cost[ok], timed.first_s[ok])

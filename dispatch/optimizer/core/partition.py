@@ -51,16 +51,34 @@ def savings_partition(
     order = np.lexsort((bundle, -saving))
     tasks = edges.task[bundle[order]]
     first = np.unique(tasks, return_index=True)[1]  # each task at its best saving
-    tasks = tasks[np.sort(first)]
-    used = [False] * len(penalty)
-    taken: list[int] = []
-    for task, row in zip(tasks.tolist(), members[tasks].tolist(), strict=True):
-        group = [i for i in row if i >= 0]
-        if not any(used[i] for i in group):
-            for i in group:
-                used[i] = True
-            taken.append(task)
-    return np.array(taken, dtype=np.int64)
+    return _greedy_disjoint(tasks[np.sort(first)], members, len(penalty))
+
+
+def _greedy_disjoint(ranked: IntArray, members: IntArray, n_orders: int) -> IntArray:
+    """The tasks the sequential rule "best first, skip any that shares an order" takes.
+
+    Computed in rounds: a task whose rank is the best among all live tasks sharing an
+    order with it is taken by the sequential rule too; its rivals then die. Each round
+    takes at least the best live task, and in practice a few rounds take them all.
+    """
+    rank = np.arange(len(ranked))
+    taken: list[IntArray] = []
+    while len(rank):
+        rows = members[ranked[rank]]
+        task_of, col = np.nonzero(rows >= 0)
+        order = rows[task_of, col]
+        best = np.full(n_orders, len(ranked))
+        np.minimum.at(best, order, rank[task_of])
+        lost = np.zeros(len(rank), dtype=bool)
+        lost[task_of[best[order] != rank[task_of]]] = True
+        won = ~lost
+        taken.append(ranked[rank[won]])
+        used = np.zeros(n_orders, dtype=bool)
+        used[order[won[task_of]]] = True
+        clash = np.zeros(len(rank), dtype=bool)
+        clash[task_of[used[order]]] = True
+        rank = rank[~clash]
+    return np.sort(np.concatenate([np.zeros(0, dtype=np.int64), *taken]))
 
 
 def partition_flow(

@@ -33,8 +33,8 @@ def build_routes(
     """Routes of the chosen pairs (carried stops first), their total cost and travel metres."""
     if len(task) == 0:
         return {}, 0.0, 0.0
-    timed = evaluate(tasks, task, riders.starts(rider), params, riders.vehicles, with_etas=True)
-    assert timed.etas is not None
+    timed = evaluate(tasks, task, riders.starts(rider), params, riders.vehicles, detail=True)
+    assert timed.etas is not None and timed.travel_m is not None
     columns = zip(
         rider.tolist(), tasks.kind[task].tolist(), tasks.order[task].tolist(),
         tasks.lat[task].tolist(), tasks.lng[task].tolist(), timed.etas.tolist(), strict=True,
