@@ -114,10 +114,10 @@ def with_bundles(batch: Batch, params: BatchParams, now_s: float) -> Batch:
     if found is None:
         timings["build_s"] += time.perf_counter() - t0
         return replace(batch, timings=timings)
-    options, option_group, group_members = found
+    options, group_members = found
     extra = bundle_edges(
-        options, option_group, group_members, batch.edges, batch.candidates.reach,
-        batch.orders, batch.riders, params,
+        options, group_members, batch.edges, batch.candidates.reach, batch.orders,
+        batch.riders, params,
     )
     n = batch.tasks.count
     tasks = concat_tasks(batch.tasks, options)

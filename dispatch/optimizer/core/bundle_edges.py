@@ -1,11 +1,13 @@
 """Pricing bundles per rider: which riders may take a bundle, and at what cost.
 
-A rider may take a bundle only when it is a feasible candidate of every member
-order (so the candidate rules, declined riders and shift ends hold for bundles as
-for single orders) and has room for all of them. Each group is priced for its
-`bundle_riders` riders nearest to the first pickup, each with the group's
-surviving sequences; an edge keeps the rider's cheapest sequence, and only when
-it costs less than leaving all the members for the next batch.
+A rider may take a bundle only when the candidate rule allows it for every member
+order (so reach, declined riders and shift ends hold for bundles as for single
+orders) and it has room for all of them. Each group (one task, its best stop
+sequence) is priced for its `bundle_riders` riders nearest to the first member's
+pickup, timed exactly like single orders; an edge is kept only when it costs less
+than leaving all the members for the next batch. The ride to the first pickup is
+the first member's single-order leg when the sequence starts there, so it is not
+computed twice.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ import numpy as np
 
 from dispatch.optimizer.core.arrays import OrderArrays, RiderArrays
 from dispatch.optimizer.core.candidates import Reach
-from dispatch.optimizer.core.edges import Edges, cheapest_per_run, price_edges
+from dispatch.optimizer.core.edges import Edges
 from dispatch.optimizer.core.params import BatchParams
-from dispatch.optimizer.core.routes import IntArray, Tasks
+from dispatch.optimizer.core.routes import IntArray, Tasks, evaluate, first_leg
 from geo.distance import FloatArray
 
 
@@ -31,25 +33,25 @@ def expand_ranges(lo: IntArray, hi: IntArray) -> tuple[IntArray, IntArray]:
 def group_riders(
     members: IntArray, singles: Edges, reach: Reach, limit: int
 ) -> tuple[IntArray, IntArray]:
-    """(group, rider) pairs: riders that are candidates of every member, nearest first.
+    """(group, single edge of the first member) pairs whose rider may take the whole group.
 
     `singles` must be sorted by task (order index), as `price_edges` leaves the
-    candidate graph; riders are taken in the first member's candidate order and
-    kept when the candidate rule allows them for every other member too.
+    candidate graph, so riders come nearest first; up to `limit` per group.
     """
     anchor = members[:, 0]
     lo = np.searchsorted(singles.task, anchor, side="left")
     hi = np.searchsorted(singles.task, anchor, side="right")
     group, at = expand_ranges(lo, hi)
-    rider = singles.rider[at]
     ok = np.ones(len(group), dtype=bool)
     for col in range(1, members.shape[1]):
         member = members[group, col]
-        ok &= (member < 0) | reach.allows(np.maximum(member, 0), rider)
-    group, rider = group[ok], rider[ok]
-    first = np.searchsorted(group, group, side="left")
-    keep = (np.arange(len(group)) - first) < limit
-    return group[keep], rider[keep]
+        ok &= (member < 0) | reach.allows(np.maximum(member, 0), singles.rider[at])
+    group, at = group[ok], at[ok]
+    new = np.ones(len(group), dtype=bool)
+    new[1:] = group[1:] != group[:-1]
+    run_start = np.maximum.accumulate(np.where(new, np.arange(len(group)), 0))
+    keep = np.arange(len(group)) - run_start < limit
+    return group[keep], at[keep]
 
 
 def member_penalty(members: IntArray, penalty: FloatArray) -> FloatArray:
@@ -60,7 +62,6 @@ def member_penalty(members: IntArray, penalty: FloatArray) -> FloatArray:
 
 def bundle_edges(
     options: Tasks,
-    option_group: IntArray,
     members: IntArray,
     singles: Edges,
     reach: Reach,
@@ -68,14 +69,21 @@ def bundle_edges(
     riders: RiderArrays,
     params: BatchParams,
 ) -> Edges:
-    """Feasible (option, rider) edges, each rider's cheapest sequence of each group."""
-    if singles.count == 0 or options.count == 0:
-        return singles.take(np.zeros(0, dtype=np.int64))
-    group, rider = group_riders(members, singles, reach, params.bundle_riders)
-    lo = np.searchsorted(option_group, group, side="left")
-    hi = np.searchsorted(option_group, group, side="right")
-    pair, option = expand_ranges(lo, hi)
-    priced = price_edges(options, option, rider[pair], riders, params)
-    best = priced.take(cheapest_per_run(priced.cost, option_group[priced.task], priced.rider))
-    worth = best.cost < member_penalty(members, orders.penalty)[option_group[best.task]]
-    return best.take(np.flatnonzero(worth))
+    """Feasible, worthwhile (group, rider) edges; group g is task g of `options`."""
+    group, at = group_riders(members, singles, reach, params.bundle_riders)
+    rider = singles.rider[at]
+    fits = riders.free[rider] >= options.size[group]
+    group, at, rider = group[fits], at[fits], rider[fits]
+    starts = riders.starts(rider)
+    first_s = singles.first_s[at]
+    elsewhere = np.flatnonzero(options.order[group, 0] != members[group, 0])
+    if len(elsewhere):
+        first_s = first_s.copy()
+        first_s[elsewhere] = first_leg(
+            options, group[elsewhere], riders.starts(rider[elsewhere]), params.travel,
+            riders.vehicles,
+        )
+    timed = evaluate(options, group, starts, params, riders.vehicles, first_s=first_s)
+    worth = member_penalty(members, orders.penalty)[group]
+    ok = timed.feasible & (timed.cost < worth)
+    return Edges(group[ok], rider[ok], timed.cost[ok], first_s[ok])

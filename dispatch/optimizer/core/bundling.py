@@ -123,7 +123,7 @@ def templates(m: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int8]]:
 def bundle_options(
     groups: list[IntArray], orders: OrderArrays, riders: RiderArrays, edges: Edges,
     params: BatchParams, now_s: float,
-) -> tuple[Tasks, IntArray, IntArray] | None:
+) -> tuple[Tasks, IntArray] | None:
     """Each group's best sequence as a task (task g is group g), and the member table."""
     if not groups:
         return None
@@ -144,7 +144,7 @@ def bundle_options(
         [np.pad(g, ((0, 0), (0, width - g.shape[1])), constant_values=-1) for g in groups]
     )
     assert best is not None
-    return best, np.arange(best.count), members
+    return best, members
 
 
 def _template_tasks(

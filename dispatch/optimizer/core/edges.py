@@ -41,25 +41,6 @@ def concat_edges(first: Edges, second: Edges, task_offset: int) -> Edges:
     )
 
 
-def cheapest_per_run(cost: FloatArray, *keys: IntArray) -> IntArray:
-    """Index of the cheapest row (first on ties) of each run of rows with equal keys.
-
-    Rows with equal key tuples must be contiguous, as the callers build them.
-    """
-    if len(cost) == 0:
-        return np.zeros(0, dtype=np.int64)
-    new = np.zeros(len(cost), dtype=bool)
-    new[0] = True
-    for key in keys:
-        new[1:] |= key[1:] != key[:-1]
-    run = np.cumsum(new) - 1
-    lowest = np.minimum.reduceat(cost, np.flatnonzero(new))
-    at_min = np.flatnonzero(cost == lowest[run])
-    first = np.unique(run[at_min], return_index=True)[1]
-    picked: IntArray = at_min[first]
-    return picked
-
-
 def price_edges(
     tasks: Tasks, task: IntArray, rider: IntArray, riders: RiderArrays, params: BatchParams
 ) -> Edges:

@@ -42,16 +42,15 @@ def savings_partition(
 ) -> IntArray:
     """Bundle tasks to serve as units: best saving first, no order in two of them."""
     current = order_costs(edges, chosen, members, penalty)
-    bundle = np.flatnonzero(edges.task >= n_singles)
-    rows = members[edges.task[bundle]]
-    saving = np.where(rows >= 0, current[np.maximum(rows, 0)], 0.0).sum(axis=1)
-    saving -= edges.cost[bundle]
-    good = saving > 0
-    bundle, saving = bundle[good], saving[good]
-    order = np.lexsort((bundle, -saving))
-    tasks = edges.task[bundle[order]]
-    first = np.unique(tasks, return_index=True)[1]  # each task at its best saving
-    return _greedy_disjoint(tasks[np.sort(first)], members, len(penalty))
+    bundle_members = members[n_singles:]
+    now = np.where(bundle_members >= 0, current[np.maximum(bundle_members, 0)], 0.0).sum(axis=1)
+    best = np.full(len(bundle_members), np.inf)  # each bundle task's cheapest rider
+    bundle = edges.task >= n_singles
+    np.minimum.at(best, edges.task[bundle] - n_singles, edges.cost[bundle])
+    saving = now - best
+    tasks = np.flatnonzero(saving > 0)
+    ranked = tasks[np.lexsort((tasks, -saving[tasks]))] + n_singles
+    return _greedy_disjoint(ranked, members, len(penalty))
 
 
 def _greedy_disjoint(ranked: IntArray, members: IntArray, n_orders: int) -> IntArray:

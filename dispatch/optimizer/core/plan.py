@@ -35,24 +35,25 @@ def build_routes(
         return {}, 0.0, 0.0
     timed = evaluate(tasks, task, riders.starts(rider), params, riders.vehicles, detail=True)
     assert timed.etas is not None and timed.travel_m is not None
-    columns = zip(
-        rider.tolist(), tasks.kind[task].tolist(), tasks.order[task].tolist(),
-        tasks.lat[task].tolist(), tasks.lng[task].tolist(), timed.etas.tolist(), strict=True,
-    )
+    kind = tasks.kind[task]
+    live = kind != PAD  # live stops come first in every task
+    ids = np.asarray(orders.ids, dtype=object)[tasks.order[task][live]].tolist()
+    names = [KIND_NAME[k] for k in kind[live].tolist()]
+    stops = list(map(
+        Stop, names, ids, tasks.lat[task][live].tolist(), tasks.lng[task][live].tolist(),
+        timed.etas[live].tolist(),
+    ))
+    ends = np.cumsum(live.sum(axis=1)).tolist()
     routes: dict[str, RiderPlan] = {}
-    for r, kinds, order, lat, lng, etas in columns:
+    for r, start, end in zip(rider.tolist(), [0, *ends[:-1]], ends, strict=True):
         spec = rider_specs[r]
         carried = tuple(
             Stop(c.kind, c.order_id, c.lat, c.lng, eta)
             for c, eta in zip(spec.carried, riders.carried_etas[r], strict=True)
         )
-        new = tuple(
-            Stop(KIND_NAME[k], orders.ids[i], y, x, eta)
-            for k, i, y, x, eta in zip(kinds, order, lat, lng, etas, strict=True)
-            if k != PAD
-        )
-        ids = tuple(orders.ids[i] for k, i in zip(kinds, order, strict=True) if k == PICKUP)
-        routes[spec.rider_id] = RiderPlan(spec.rider_id, ids, carried + new)
+        new = tuple(stops[start:end])
+        taken = tuple(s.order_id for s in new if s.kind == "pickup")
+        routes[spec.rider_id] = RiderPlan(spec.rider_id, taken, carried + new)
     return routes, float(timed.cost.sum()), float(timed.travel_m.sum())
 
 

@@ -120,13 +120,16 @@ def evaluate(
     vehicles: tuple[str, ...],
     *,
     detail: bool = False,
+    first_s: FloatArray | None = None,
 ) -> RouteEval:
     """Time every pair's route and price it on the batch objective.
 
     Non-pickup stops have ``ready = -inf`` and non-drop-off stops ``promised = inf``,
     so waiting and lateness need no masks; `detail` adds metres ridden and stop ETAs.
+    `first_s` passes the rides to the first stops when the caller already has them.
     """
-    first_s = first_leg(tasks, task, starts, params.travel, vehicles)
+    if first_s is None:
+        first_s = first_leg(tasks, task, starts, params.travel, vehicles)
     clock = starts.time_s + first_s
     cost = params.travel_weight * first_s
     feasible = np.ones(len(task), dtype=bool)
