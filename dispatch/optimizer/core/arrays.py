@@ -117,15 +117,19 @@ def rider_arrays(riders: Sequence[RiderSpec], params: BatchParams, now_s: float)
     """Columns of `riders`, their starts moved to the end of their carried stops."""
     vehicles = tuple(sorted({r.vehicle for r in riders}))
     code = {v: i for i, v in enumerate(vehicles)}
-    lat = np.array([r.lat for r in riders], dtype=np.float64)
-    lng = np.array([r.lng for r in riders], dtype=np.float64)
-    start = np.maximum(now_s, np.array([r.available_s for r in riders], dtype=np.float64))
-    vcode = np.array([code[r.vehicle] for r in riders], dtype=np.int64)
-    shift_end = np.array(
-        [math.inf if r.shift_end_s is None else r.shift_end_s for r in riders], dtype=np.float64
-    )
-    etas: list[tuple[float, ...]] = [() for _ in riders]
-    carrying = np.array([i for i, r in enumerate(riders) if r.carried], dtype=np.int64)
+    table = np.array(
+        [
+            (r.lat, r.lng, r.available_s, code[r.vehicle], r.capacity - r.load,
+             math.inf if r.shift_end_s is None else r.shift_end_s, len(r.carried))
+            for r in riders
+        ],
+        dtype=np.float64,
+    ).reshape(-1, 7)
+    lat, lng = table[:, 0].copy(), table[:, 1].copy()
+    start = np.maximum(now_s, table[:, 2])
+    vcode = table[:, 3].astype(np.int64)
+    etas: list[tuple[float, ...]] = [()] * len(riders)
+    carrying = np.flatnonzero(table[:, 6])
     if len(carrying):
         _advance_past_carried(riders, carrying, params, vehicles, (lat, lng, start, vcode), etas)
     return RiderArrays(
@@ -134,8 +138,8 @@ def rider_arrays(riders: Sequence[RiderSpec], params: BatchParams, now_s: float)
         lng=lng,
         start_s=start,
         vcode=vcode,
-        shift_end_s=shift_end,
-        free=np.array([r.capacity - r.load for r in riders], dtype=np.int64),
+        shift_end_s=table[:, 5].copy(),
+        free=table[:, 4].astype(np.int64),
         vehicles=vehicles,
         carried_etas=tuple(etas),
     )

@@ -95,7 +95,7 @@ class BatchParams:
     bundle_pickup_radius_m: float = 400.0
     bundle_ready_gap_s: float = 600.0
     bundle_partners: int = 4
-    bundle_riders: int = 8
+    bundle_riders: int = 24
     exact_max_edges: int = 20_000
     time_limit_s: float = 2.0
     seed: int = 0
