@@ -45,11 +45,13 @@ async def check_exactly_once(db: Db, order_ids: list[str], capacity: int = 3
     Returns the orders' states. Offered means one pending offer and nothing accepted;
     assigned means one accepted offer, to the order's rider; pending means no live offer.
     """
+    # One statement, so one snapshot: orders and their offers as of the same instant.
     async with db() as session:
-        orders = {row.id: row for row in (await session.execute(select(OrderRow).where(
-            OrderRow.id.in_(order_ids)))).scalars()}
-        offers = list((await session.execute(select(OfferRow).where(
-            OfferRow.order_id.in_(order_ids)))).scalars())
+        rows = (await session.execute(select(OrderRow, OfferRow).outerjoin(
+            OfferRow, OfferRow.order_id == OrderRow.id).where(
+            OrderRow.id.in_(order_ids)))).all()
+    orders = {order.id: order for order, _ in rows}
+    offers = [offer for _, offer in rows if offer is not None]
     assert sorted(orders) == sorted(order_ids), "an order was lost"
     live: dict[str, list[OfferRow]] = {order_id: [] for order_id in order_ids}
     for offer in offers:

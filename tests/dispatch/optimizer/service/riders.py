@@ -70,6 +70,20 @@ class RiderApp:
         return await self.next("offer.accepted", "offer.rejected", "error", wait_s=wait_s,
                                where=lambda f: f.get("order_id") == order_id)
 
+    async def keep_reporting(self, every_s: float = 0.5) -> None:
+        """What an app does all shift: report status and position, forever."""
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await self.report()
+                await asyncio.sleep(every_s)
+
+    async def accept_everything(self) -> None:
+        """Accept every offer as it comes (replies are not awaited)."""
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                offer = await self.next("offer", wait_s=3600)
+                await self.send({"type": "offer.accept", "order_id": offer["order_id"]})
+
     async def _read(self) -> None:
         with contextlib.suppress(ConnectionClosed):
             async for raw in self.ws:
