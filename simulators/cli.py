@@ -17,6 +17,7 @@ from typing import Any
 
 from simulators.evaluate.report import build_report, summary, table
 from simulators.instances import load_instance
+from simulators.live.cli import add_parser as add_simulate
 from simulators.replay import POLICY_NAMES, ReplayConfig, replay
 
 
@@ -34,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
                          help="seconds between batches")
         cmd.add_argument("--seed", type=int, default=0)
         cmd.add_argument("--out", type=Path, help="write the JSON report here")
+    add_simulate(sub)  # live mode: `simulate`, defined in simulators/live/cli.py
     return parser
 
 
@@ -53,6 +55,8 @@ def _write(path: Path | None, document: Any) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `dispatch-sim` console script."""
     args = _parser().parse_args(argv)
+    if args.command == "simulate":
+        return int(args.run(args))
     policies = [args.policy] if args.command == "replay" else list(POLICY_NAMES)
     reports = [run_one(args.instance, p, args) for p in policies]
     sys.stdout.write(table(reports) + "\n")
