@@ -7,7 +7,8 @@ a quarter of the riders already carrying an order) is solved with
 `solve_batch` (default parameters, bundling on) and with `greedy_plan`, the
 baseline, in the same run. Per size it reports:
 
-- time per batch (median of the repeats), split into the phases the core reports:
+- time per batch (median of the repeats; wall clock, and the CPU seconds of this
+  process, which other work on the machine inflates less), split into the phases the core reports:
   candidate graph, build (arrays, priced edges, bundles) and solve (greedy, flow,
   exact model, plan); the commit to the database is measured by the service's
   benchmark, not here;
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
 import time
 from typing import Any
@@ -123,23 +125,24 @@ def travel_per_order(plan: Plan) -> float:
     return float(plan.stats["travel_m"]) / assigned if assigned else float("nan")
 
 
-def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
-    """A call's result and its wall-clock seconds."""
-    started = time.perf_counter()
+def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float, float]:
+    """A call's result, its wall-clock seconds and this process's CPU seconds."""
+    started, cpu = time.perf_counter(), time.process_time()
     out = fn(*args, **kwargs)
-    return out, time.perf_counter() - started
+    return out, time.perf_counter() - started, time.process_time() - cpu
 
 
 def measure(n_orders: int, n_riders: int, repeats: int) -> dict[str, Any]:
     """All the figures of one size."""
     orders, riders = city(n_orders, n_riders, seed=n_orders)
     solve_batch(orders, riders, PARAMS, now_s=NOW)  # warm-up: imports, caches, allocator
-    plans, walls, greedy_walls = [], [], []
+    plans, walls, cpus, greedy_walls = [], [], [], []
     for _ in range(repeats):
-        plan, wall = timed(solve_batch, orders, riders, PARAMS, now_s=NOW)
-        greedy, greedy_wall = timed(greedy_plan, orders, riders, PARAMS, now_s=NOW)
+        plan, wall, cpu = timed(solve_batch, orders, riders, PARAMS, now_s=NOW)
+        greedy, greedy_wall, _ = timed(greedy_plan, orders, riders, PARAMS, now_s=NOW)
         plans.append(plan)
         walls.append(wall)
+        cpus.append(cpu)
         greedy_walls.append(greedy_wall)
     plan = plans[-1]
     singles = solve_batch(orders, riders, BatchParams(time_limit_s=60.0, bundling=False),
@@ -152,6 +155,8 @@ def measure(n_orders: int, n_riders: int, repeats: int) -> dict[str, Any]:
     return {
         "orders": n_orders, "riders": n_riders, "repeats": repeats,
         "batch_s_median": statistics.median(walls),
+        "batch_cpu_s_median": statistics.median(cpus),
+        "load_avg_1m": os.getloadavg()[0],
         "candidates_s_median": median("candidates_s"), "build_s_median": median("build_s"),
         "solve_s_median": median("solve_s"),
         "greedy_s_median": statistics.median(greedy_walls),

@@ -107,7 +107,7 @@ def greedy_assignment(edges: Edges, placed: FloatArray, n_riders: int) -> IntArr
         return np.zeros(0, dtype=np.int64)
     task_rank = np.empty(len(placed), dtype=np.int64)
     task_rank[np.lexsort((np.arange(len(placed)), placed))] = np.arange(len(placed))
-    order = np.lexsort((edges.rider, edges.first_s, task_rank[edges.task]))
+    order = np.lexsort((edges.first_s, task_rank[edges.task]))  # stable: ties keep edge order
     ranked = task_rank[edges.task[order]]
     starts = np.flatnonzero(np.diff(ranked, prepend=-1)).tolist()
     ends = [*starts[1:], len(order)]
