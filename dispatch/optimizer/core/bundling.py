@@ -36,6 +36,7 @@ from dispatch.optimizer.core.routes import (
     evaluate,
     make_tasks,
 )
+from geo.distance import FloatArray
 
 
 def candidate_groups(orders: OrderArrays, params: BatchParams) -> list[IntArray]:
@@ -131,7 +132,7 @@ def bundle_options(
     best: Tasks | None = None
     for g in groups:
         local, _ = templates(g.shape[1])
-        tasks = _template_tasks(g[:, local].reshape(-1, local.shape[1]), orders, params, riders)
+        tasks = _template_tasks(g, orders, params, riders)
         first = tasks.order[:, 0]
         inf = np.full(len(first), math.inf)
         starts = Starts(tasks.lat[:, 0], tasks.lng[:, 0], arrive[first], vcode[first], inf)
@@ -148,10 +149,16 @@ def bundle_options(
 
 
 def _template_tasks(
-    seq: IntArray, orders: OrderArrays, params: BatchParams, riders: RiderArrays
+    groups: IntArray, orders: OrderArrays, params: BatchParams, riders: RiderArrays
 ) -> Tasks:
-    """Tasks of (R, 2m) order sequences whose first m stops are pickups, the rest drop-offs."""
-    m = seq.shape[1] // 2
+    """One task per (group, template) of (G, m) groups, group-major.
+
+    The templates of a group share most legs (a triple's 6 sequences use 11 distinct
+    legs out of 30), so each distinct leg is timed once per group and gathered.
+    """
+    m = groups.shape[1]
+    local, _ = templates(m)
+    seq = groups[:, local].reshape(-1, 2 * m)
     picks, drops = seq[:, :m], seq[:, m:]
     inf = np.full(drops.shape, math.inf)
     stops: dict[str, npt.NDArray[np.generic]] = {
@@ -163,7 +170,30 @@ def _template_tasks(
         "kind": np.repeat(np.array([[PICKUP] * m + [DROPOFF] * m], dtype=np.int8), len(seq), 0),
         "order": seq,
     }
-    return make_tasks(stops, orders.size[picks].sum(axis=1), params.travel, riders.vehicles)
+    size = orders.size[picks].sum(axis=1)
+    legs = _template_legs(groups, orders, params, riders)
+    return make_tasks(stops, size, params.travel, riders.vehicles, legs)
+
+
+def _template_legs(
+    groups: IntArray, orders: OrderArrays, params: BatchParams, riders: RiderArrays
+) -> FloatArray:
+    """(G * L, 2m - 1, V) leg times of every template of every group."""
+    m = groups.shape[1]
+    local, _ = templates(m)
+    point = np.hstack([local[:, :m], m + local[:, m:]])  # pickup j is point j, drop-off j is m + j
+    pairs = np.stack([point[:, :-1], point[:, 1:]], axis=-1).reshape(-1, 2)
+    legs, which = np.unique(pairs, axis=0, return_inverse=True)
+    lat = np.hstack([orders.pickup_lat[groups], orders.dropoff_lat[groups]])
+    lng = np.hstack([orders.pickup_lng[groups], orders.dropoff_lng[groups]])
+    times = np.empty((len(groups), len(legs), len(riders.vehicles)))
+    for k, (a, b) in enumerate(legs.tolist()):
+        for v, vehicle in enumerate(riders.vehicles):
+            ends = (lat[:, a], lng[:, a], lat[:, b], lng[:, b])
+            times[:, k, v] = params.travel.travel_s(*ends, vehicle)
+    gathered = times[:, which.reshape(len(local), 2 * m - 1), :]
+    out: FloatArray = gathered.reshape(len(groups) * len(local), 2 * m - 1, -1)
+    return out
 
 
 def _earliest_arrival(

@@ -73,18 +73,23 @@ def make_tasks(
     size: IntArray,
     model: TravelModel,
     vehicles: tuple[str, ...],
+    leg_s: FloatArray | None = None,
 ) -> Tasks:
-    """`Tasks` from padded (T, S) arrays keyed lat, lng, kind, ready, promised, placed, order."""
+    """`Tasks` from padded (T, S) arrays keyed lat, lng, kind, ready, promised, placed, order.
+
+    The legs are timed here unless the caller passes them as `leg_s` (T, S - 1, V).
+    """
     lat = np.asarray(stops["lat"], dtype=np.float64)
     lng = np.asarray(stops["lng"], dtype=np.float64)
     kind = np.asarray(stops["kind"], dtype=np.int8)
     n_tasks, n_stops = lat.shape
-    leg_s = np.zeros((n_tasks, max(n_stops - 1, 0), len(vehicles)))
-    for s in range(n_stops - 1):
-        live = kind[:, s + 1] != PAD
-        a = (lat[live, s], lng[live, s], lat[live, s + 1], lng[live, s + 1])
-        for v, vehicle in enumerate(vehicles):
-            leg_s[live, s, v] = model.travel_s(*a, vehicle)
+    if leg_s is None:
+        leg_s = np.zeros((n_tasks, max(n_stops - 1, 0), len(vehicles)))
+        for s in range(n_stops - 1):
+            live = kind[:, s + 1] != PAD
+            a = (lat[live, s], lng[live, s], lat[live, s + 1], lng[live, s + 1])
+            for v, vehicle in enumerate(vehicles):
+                leg_s[live, s, v] = model.travel_s(*a, vehicle)
     return Tasks(
         lat=lat,
         lng=lng,
