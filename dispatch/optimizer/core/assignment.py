@@ -105,17 +105,15 @@ def greedy_assignment(edges: Edges, placed: FloatArray, n_riders: int) -> IntArr
     """Indices of the edges the nearest-rider rule picks (tasks oldest first, ties by index)."""
     if edges.count == 0:
         return np.zeros(0, dtype=np.int64)
-    task_rank = np.empty(len(placed), dtype=np.int64)
-    task_rank[np.lexsort((np.arange(len(placed)), placed))] = np.arange(len(placed))
-    order = np.lexsort((edges.first_s, task_rank[edges.task]))  # stable: ties keep edge order
-    ranked = task_rank[edges.task[order]]
-    starts = np.flatnonzero(np.diff(ranked, prepend=-1)).tolist()
-    ends = [*starts[1:], len(order)]
+    # One float key sorts by task, then by time to the pickup (stable: ties keep edge order).
+    span = float(np.ceil(edges.first_s.max())) + 1.0
+    order = np.argsort(edges.task * span + edges.first_s, kind="stable")
+    bounds = np.searchsorted(edges.task[order], np.arange(len(placed) + 1)).tolist()
     riders = edges.rider[order].tolist()
     taken = [False] * n_riders
     chosen: list[int] = []
-    for lo, hi in zip(starts, ends, strict=True):
-        k = next((k for k in range(lo, hi) if not taken[riders[k]]), None)
+    for t in np.lexsort((np.arange(len(placed)), placed)).tolist():  # oldest first
+        k = next((k for k in range(bounds[t], bounds[t + 1]) if not taken[riders[k]]), None)
         if k is not None:
             taken[riders[k]] = True
             chosen.append(k)
