@@ -1,0 +1,79 @@
+"""The solver steps: split flows stay exact, the exact model never loses, time limits hold."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dispatch.optimizer.core import BatchParams, assignment, candidate_graph, solve, solve_batch
+from dispatch.optimizer.core.batch import prepare
+from tests.dispatch.optimizer.core.checks import assert_valid
+from tests.dispatch.optimizer.core.instances import NOW, random_instance
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 40), st.integers(1, 30))
+def test_flows_split_by_component_find_the_same_optimum(
+    seed: int, n_orders: int, n_riders: int
+) -> None:
+    orders, riders = random_instance(seed, n_orders, n_riders)
+    params = BatchParams(candidate_count=4, candidate_radius_m=2500)
+    batch = prepare(orders, riders, params, NOW)
+
+    def optimum(part_tasks: int) -> float:
+        original = assignment._PART_TASKS
+        assignment._PART_TASKS = part_tasks
+        try:
+            chosen = assignment.min_cost_assignment(batch.edges, batch.orders.penalty)
+        finally:
+            assignment._PART_TASKS = original
+        covered = np.zeros(batch.orders.count, dtype=bool)
+        covered[batch.edges.task[chosen]] = True
+        return float(batch.edges.cost[chosen].sum() + batch.orders.penalty[~covered].sum())
+
+    assert optimum(1) == pytest.approx(optimum(10**9), abs=0.01 * n_orders)
+
+
+def test_the_exact_model_is_used_on_small_batches_and_never_loses() -> None:
+    orders, riders = random_instance(11, 30, 20)
+    params = BatchParams()
+    plan = solve_batch(orders, riders, params, now_s=NOW)
+    assert plan.stats["method"] in ("lp", "cp-sat", "flow+bundles")
+    capped = solve_batch(orders, riders, BatchParams(exact_max_edges=0), now_s=NOW)
+    assert capped.stats["method"] != "lp" and capped.stats["method"] != "cp-sat"
+    assert plan.cost <= capped.cost + 1e-6
+
+
+def test_bundling_is_skipped_when_it_would_not_fit_the_time_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    orders, riders = random_instance(5, 30, 20)
+    monkeypatch.setattr(solve, "_BUNDLE_TIME_FACTOR", 1e12)
+    plan = solve_batch(orders, riders, BatchParams(), now_s=NOW)
+    assert plan.stats["bundles"] == 0
+    assert plan.stats["method"] in ("flow", "greedy")
+    assert_valid(plan, orders, riders, BatchParams(), NOW)
+
+
+def test_the_candidate_graph_is_the_one_the_optimizer_prices() -> None:
+    orders, riders = random_instance(3, 25, 15)
+    params = BatchParams(bundling=False, exact_max_edges=0)
+    graph = candidate_graph(orders, riders, params, now_s=NOW)
+    assert len(graph.order) == len(graph.rider) == len(graph.cost) == len(graph.travel_m)
+    assert len(graph.penalty) == len(orders)
+    assert np.all(graph.travel_m > 0) and np.all(np.isfinite(graph.cost))
+    plan = solve_batch(orders, riders, params, now_s=NOW)
+    ids = {o.order_id: i for i, o in enumerate(orders)}
+    index = {r.rider_id: j for j, r in enumerate(riders)}
+    edges = set(zip(graph.order.tolist(), graph.rider.tolist(), strict=True))
+    for rid, route in plan.routes.items():
+        for oid in route.order_ids:
+            assert (ids[oid], index[rid]) in edges
+    assert math.isclose(plan.stats["travel_m"], sum(
+        float(graph.travel_m[(graph.order == ids[oid]) & (graph.rider == index[rid])][0])
+        for rid, route in plan.routes.items() for oid in route.order_ids
+    ), rel_tol=1e-9)
