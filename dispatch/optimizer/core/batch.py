@@ -9,6 +9,7 @@ cost on the batch objective; `to_plan` turns the best one into a `Plan`.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -64,10 +65,19 @@ class Choice:
 def prepare(
     orders: Sequence[OrderSpec], riders: Sequence[RiderSpec], params: BatchParams, now_s: float
 ) -> Batch:
-    """Arrays, candidate graph and priced single-order edges of a batch."""
+    """Arrays, candidate graph and priced single-order edges of a batch.
+
+    Raises `ValueError` when an order id or a rider id appears twice, or `now_s` is not
+    finite.
+    """
     t0 = time.perf_counter()
+    if not math.isfinite(now_s):
+        raise ValueError("now_s must be finite")
     oa = order_arrays(orders, params, now_s)
     ra = rider_arrays(riders, params, now_s)
+    for kind, ids in (("order", oa.ids), ("rider", ra.ids)):
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"{kind} ids must be unique in a batch")
     t1 = time.perf_counter()
     cands = candidate_edges(orders, oa, ra, params, now_s)
     t2 = time.perf_counter()

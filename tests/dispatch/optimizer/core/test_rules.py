@@ -157,3 +157,35 @@ def test_a_spent_time_limit_still_returns_a_feasible_plan() -> None:
     assert plan.stats["method"] == "greedy"
     assert plan.cost == greedy_plan(orders, riders, params, now_s=NOW).cost
     assert_valid(plan, orders, riders, params, NOW)
+
+
+def test_an_accepted_order_not_yet_picked_up_is_served_first() -> None:
+    shop2 = (SHOP[0] + 800 * M, SHOP[1])
+    carried = (
+        CarriedStop("pickup", "old", *shop2, ready_s=NOW + 600),
+        CarriedStop("dropoff", "old", shop2[0] + 1000 * M, shop2[1], promised_s=NOW + 2400),
+    )
+    busy = RiderSpec("busy", SHOP[0], SHOP[1], available_s=NOW, load=1, carried=carried)
+    plan = solve_batch([order("a", 2500, 0)], [busy], BatchParams(), now_s=NOW)
+    stops = plan.routes["busy"].stops
+    assert [(s.kind, s.order_id) for s in stops] == [
+        ("pickup", "old"), ("dropoff", "old"), ("pickup", "a"), ("dropoff", "a"),
+    ]
+    assert stops[0].eta_s == NOW + 600  # it waits for the food
+    assert stops[0].eta_s < stops[1].eta_s < stops[2].eta_s < stops[3].eta_s
+
+
+@pytest.mark.parametrize("field", ["order", "rider"])
+def test_duplicate_ids_in_a_batch_are_refused(field: str) -> None:
+    orders = [order("a", 1000, 0), order("a" if field == "order" else "b", 1200, 0)]
+    riders = [rider("r", 100), rider("r" if field == "rider" else "s", 200)]
+    with pytest.raises(ValueError, match=f"{field} ids"):
+        solve_batch(orders, riders, BatchParams(), now_s=NOW)
+
+
+def test_orders_of_several_units_need_the_room_for_all_of_them() -> None:
+    big = OrderSpec(**{**order("big", 1500, 0).__dict__, "size": 2})
+    small_bag = RiderSpec("small", SHOP[0], SHOP[1], available_s=NOW, capacity=1)
+    large_bag = rider("large", 2500)
+    plan = solve_batch([big], [small_bag, large_bag], BatchParams(), now_s=NOW)
+    assert plan.assignment() == {"big": "large"}
