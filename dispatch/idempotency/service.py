@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
+from typing import Any
 
-from sqlalchemy import ColumnElement, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import ColumnElement, delete, exists, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Insert, Update
 
-from dispatch.db.base import dialect_of, utcnow
+from dispatch.db.atomic import Step, insert_if, param
+from dispatch.db.base import dialect_of, table, utcnow
 from dispatch.errors import IdempotencyInFlight, IdempotencyKeyReused
 from dispatch.idempotency.models import IdempotencyRow, Scope, StoredResponse
 
 REPLAY_HEADER = "Idempotent-Replayed"
+# The bind parameters of a claim, per column (one name is one value in a combined statement).
+_CLAIM = {"owner": "key_owner", "endpoint": "key_endpoint", "key": "idempotency_key",
+          "request_hash": "request_hash", "resource_id": "resource_id",
+          "locked_until": "locked_until", "status_code": None, "response_body": None,
+          "created_at": "now", "expires_at": "expires_at"}
 
 
 def request_hash(body: bytes) -> str:
@@ -27,6 +34,55 @@ def _pk(scope: Scope) -> tuple[ColumnElement[bool], ...]:
             IdempotencyRow.key == scope.key)
 
 
+def _bound_pk() -> tuple[ColumnElement[bool], ...]:
+    return (IdempotencyRow.owner == param("key_owner"),
+            IdempotencyRow.endpoint == param("key_endpoint"),
+            IdempotencyRow.key == param("idempotency_key"))
+
+
+def _scope_values(scope: Scope) -> dict[str, str]:
+    return {"key_owner": scope.owner, "key_endpoint": scope.endpoint,
+            "idempotency_key": scope.key}
+
+
+def claim_values(*, scope: Scope, resource_id: str, lock_s: float, ttl_s: int,
+                 now: dt.datetime) -> dict[str, Any]:
+    """The bind values of `claim_if`, `claimed` and `complete_statement` for this attempt."""
+    return {**_scope_values(scope),
+            "request_hash": scope.request_hash, "resource_id": resource_id,
+            "locked_until": now + dt.timedelta(seconds=lock_s), "now": now,
+            "expires_at": now + dt.timedelta(seconds=ttl_s)}
+
+
+def claim_if(dialect: str, gate: ColumnElement[bool]) -> Insert:
+    """A statement that takes a new key when `gate` holds, returning its resource id if it did
+    (nothing when the key exists: `claim` then decides)."""
+    return insert_if(dialect, table(IdempotencyRow), _CLAIM, gate).returning(
+        IdempotencyRow.resource_id)
+
+
+@functools.cache
+def _claim_step(dialect: str) -> Step:
+    return Step.of(claim_if(dialect, true()))
+
+
+@functools.cache
+def _complete_step() -> Step:
+    return Step.of(complete_statement())
+
+
+def claimed() -> ColumnElement[bool]:
+    """True once the key is held with this attempt's resource id (after `claim_if`)."""
+    return exists().where(*_bound_pk(), IdempotencyRow.resource_id == param("resource_id"))
+
+
+def complete_statement() -> Update:
+    """A statement storing the response (binds `stored_status`, `stored_body`), to run with
+    the work it describes."""
+    return update(IdempotencyRow).where(*_bound_pk()).values(
+        status_code=param("stored_status"), response_body=param("stored_body"))
+
+
 async def claim(session: AsyncSession, *, scope: Scope, resource_id: str, lock_s: float,
                 ttl_s: int) -> tuple[str, StoredResponse | None]:
     """Take the key for this attempt, in the caller's transaction.
@@ -36,22 +92,18 @@ async def claim(session: AsyncSession, *, scope: Scope, resource_id: str, lock_s
     holds it and `IdempotencyKeyReused` when the body differs from the first one.
     """
     now = utcnow()
-    lock_until = now + dt.timedelta(seconds=lock_s)
-    values = {"owner": scope.owner, "endpoint": scope.endpoint, "key": scope.key,
-              "request_hash": scope.request_hash, "resource_id": resource_id,
-              "locked_until": lock_until, "created_at": now,
-              "expires_at": now + dt.timedelta(seconds=ttl_s)}
-    dialect = pg_insert if dialect_of(session) == "postgresql" else sqlite_insert
-    inserted = (await session.execute(
-        dialect(IdempotencyRow).values(values).on_conflict_do_nothing()
-        .returning(IdempotencyRow.resource_id))).scalar_one_or_none()
+    values = claim_values(scope=scope, resource_id=resource_id, lock_s=lock_s, ttl_s=ttl_s,
+                          now=now)
+    insert = _claim_step(dialect_of(session))
+    inserted = (await session.execute(insert.statement, insert.bind(values))
+                ).scalar_one_or_none()
     if inserted is not None:
         return inserted, None
     row = (await session.execute(
         select(IdempotencyRow).where(*_pk(scope)).with_for_update())).scalar_one()
     if row.expires_at <= now:  # an expired key is a new key
         await session.execute(delete(IdempotencyRow).where(*_pk(scope)))
-        await session.execute(dialect(IdempotencyRow).values(values))
+        await session.execute(insert.statement, insert.bind(values))
         return resource_id, None
     if row.request_hash != scope.request_hash:
         raise IdempotencyKeyReused("this Idempotency-Key was used with a different request",
@@ -63,14 +115,16 @@ async def claim(session: AsyncSession, *, scope: Scope, resource_id: str, lock_s
         raise IdempotencyInFlight("a request with this Idempotency-Key is in progress",
                                   retry_after_s=wait_s)
     # The first attempt died mid-way: take over, with its resource id.
-    row.locked_until = lock_until
+    row.locked_until = values["locked_until"]
     return row.resource_id, None
 
 
 async def complete(session: AsyncSession, *, scope: Scope, response: StoredResponse) -> None:
     """Store the response, in the same transaction as the work it describes."""
-    await session.execute(update(IdempotencyRow).where(*_pk(scope)).values(
-        status_code=response.status_code, response_body=response.body))
+    step = _complete_step()
+    await session.execute(step.statement, step.bind({
+        **_scope_values(scope), "stored_status": response.status_code,
+        "stored_body": response.body}))
 
 
 async def purge_expired(session: AsyncSession, *, now: dt.datetime | None = None) -> int:

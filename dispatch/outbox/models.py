@@ -7,8 +7,10 @@ from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.dml import Insert
 
-from dispatch.db.base import Base, UTCDateTime, utcnow
+from dispatch.db.atomic import insert_values
+from dispatch.db.base import Base, UTCDateTime, table, utcnow
 
 
 class OutboxRow(Base):
@@ -34,3 +36,12 @@ def event(aggregate: str, aggregate_id: str, name: str, **payload: Any) -> dict[
     """The values of one outbox row, ready for a (multi-row) insert."""
     return {"aggregate": aggregate, "aggregate_id": aggregate_id, "event": name,
             "payload": payload, "created_at": utcnow(), "published_at": None}
+
+
+def event_insert() -> Insert:
+    """A statement inserting one event from bind parameters `event_aggregate`,
+    `event_aggregate_id`, `event_name`, `event_payload` and `now`."""
+    return insert_values(table(OutboxRow), {
+        "aggregate": "event_aggregate", "aggregate_id": "event_aggregate_id",
+        "event": "event_name", "payload": "event_payload", "created_at": "now",
+        "published_at": None})

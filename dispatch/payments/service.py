@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
+from dataclasses import dataclass
+from typing import Protocol
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import ColumnElement, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.dml import Insert, Update
 
+from dispatch.db.atomic import Step, insert_if, insert_values, param
 from dispatch.db.base import dialect_of, table, utcnow
 from dispatch.errors import (
     IllegalTransition,
@@ -30,20 +33,69 @@ from dispatch.payments.provider import PaymentProvider, ProviderResult
 log = logging.getLogger(__name__)
 Db = async_sessionmaker[AsyncSession]
 PROVIDER_TIMEOUT_S = 10.0
+# The bind parameters of the statements below, per column.
+_CALL = {"key": "call_key", "payment_id": "payment_id", "action": "action",
+         "amount_minor": "amount_minor", "created_at": "now", "completed_at": None}
+_PAYMENT = {"id": "payment_id", "order_id": "order_id", "provider": "provider",
+            "provider_ref": "provider_ref", "state": "payment_state",
+            "amount_minor": "amount_minor", "captured_minor": "captured_minor",
+            "refunded_minor": "refunded_minor", "currency": "currency", "created_at": "now",
+            "updated_at": "now"}
+
+
+class Call(Protocol):
+    """What the provider needs of a recorded call."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def amount_minor(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedCall:
+    """A call about to be made (already recorded under `key`)."""
+
+    key: str
+    action: str
+    amount_minor: int
+
+
+def record_call_if(dialect: str, gate: ColumnElement[bool]) -> Insert:
+    """A statement recording a call (before it is made) when `gate` holds and the key is new;
+    it returns the key if it did."""
+    return insert_if(dialect, table(ProviderCallRow), _CALL, gate).returning(ProviderCallRow.key)
+
+
+def call_done_statement() -> Update:
+    """A statement marking the call `call_key` applied, at `now`."""
+    return update(ProviderCallRow).where(ProviderCallRow.key == param("call_key")).values(
+        completed_at=param("now"))
+
+
+def payment_insert() -> Insert:
+    """A statement inserting a new payment row from its bind parameters."""
+    return insert_values(table(PaymentRow), _PAYMENT)
+
+
+@functools.cache
+def _record_step(dialect: str) -> Step:
+    return Step.of(record_call_if(dialect, true()))
 
 
 async def record_call(session: AsyncSession, *, key: str, payment_id: str, action: str,
                       amount_minor: int) -> bool:
     """Write the call before making it; False if this key was already recorded."""
-    insert = pg_insert if dialect_of(session) == "postgresql" else sqlite_insert
-    created = (await session.execute(insert(ProviderCallRow).values(
-        key=key, payment_id=payment_id, action=action, amount_minor=amount_minor,
-        created_at=utcnow(), completed_at=None,
-    ).on_conflict_do_nothing().returning(ProviderCallRow.key))).scalar_one_or_none()
+    step = _record_step(dialect_of(session))
+    created = (await session.execute(step.statement, step.bind({
+        "call_key": key, "payment_id": payment_id, "action": action,
+        "amount_minor": amount_minor, "now": utcnow()}))).scalar_one_or_none()
     return created is not None
 
 
-async def call_provider(provider: PaymentProvider, call: ProviderCallRow, ref: str,
+async def call_provider(provider: PaymentProvider, call: Call, ref: str,
                         currency: str = "") -> ProviderResult:
     """Make the recorded call; `ProviderUnavailable` if the provider cannot be reached."""
     try:

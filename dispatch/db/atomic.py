@@ -1,0 +1,113 @@
+"""Statements that must take effect together, in as few round trips as the backend allows.
+
+On PostgreSQL the steps become one statement (the later ones as data-modifying CTEs of the
+first), run in autocommit: one round trip, one commit, atomic. SQLite has no DML in CTEs, so
+there the steps run one after the other in a transaction (a local file: round trips are cheap).
+Steps are built once, with named bind parameters; each run passes one dictionary of values,
+where one name is one value across every step, and each statement receives only its own.
+Parameters are made with `param`, which names them apart from every column: SQLAlchemy
+would otherwise take a value named like a column of an INSERT or UPDATE (a CTE's too) as
+one more column to set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, CursorResult, Row, Table, bindparam, insert, null, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.dml import Delete, Insert, Update
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.types import TypeEngine
+
+Dml = Insert | Update | Delete
+_MARK = "__"  # column names never end so
+
+
+def param(name: str, type_: TypeEngine[Any] | None = None) -> BindParameter[Any]:
+    """The bind parameter of the value `name` (typed as its column when omitted)."""
+    return bindparam(name + _MARK, type_=type_)
+
+
+# Where a column's value comes from: a bind parameter's name, an SQL expression, or NULL.
+Source = str | ColumnElement[Any] | None
+
+
+def _value(table: Table, column: str, source: Source) -> ColumnElement[Any]:
+    if source is None:
+        return null()
+    if isinstance(source, str):
+        return param(source, table.c[column].type)
+    return source
+
+
+def insert_values(table: Table, sources: Mapping[str, Source]) -> Insert:
+    """`INSERT INTO table (columns) VALUES (sources)`."""
+    return insert(table).values({c: _value(table, c, s) for c, s in sources.items()})
+
+
+def insert_if(dialect: str, table: Table, sources: Mapping[str, Source],
+              gate: ColumnElement[bool]) -> Insert:
+    """`INSERT … SELECT sources WHERE gate ON CONFLICT DO NOTHING`: a row only if `gate` holds
+    and the row is new."""
+    make = pg_insert if dialect == "postgresql" else sqlite_insert
+    row = select(*(_value(table, c, s).label(c) for c, s in sources.items())).where(gate)
+    return make(table).from_select(list(sources), row).on_conflict_do_nothing()
+
+
+@dataclass(frozen=True)
+class Step:
+    """One statement and the names of its bind parameters."""
+
+    statement: Dml
+    names: frozenset[str]  # of the values it takes
+
+    @classmethod
+    def of(cls, statement: Dml) -> Step:
+        """The step running `statement`."""
+        return cls(statement, frozenset(
+            node.key.removesuffix(_MARK) for node in visitors.iterate(statement)
+            if isinstance(node, BindParameter) and node.key.endswith(_MARK)))
+
+    def bind(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The statement's parameters: its share of the values."""
+        return {name + _MARK: values[name] for name in self.names}
+
+
+Steps = tuple[Step, ...]
+
+
+def together(dialect: str, first: Insert, *rest: Dml) -> Steps:
+    """The statements as the backend runs them: on PostgreSQL, `first` with the rest as CTEs."""
+    if dialect != "postgresql" or not rest:
+        return tuple(Step.of(statement) for statement in (first, *rest))
+    ctes = [statement.cte(f"step_{i}") for i, statement in enumerate(rest)]
+    return (Step.of(first.add_cte(*ctes)),)
+
+
+def engine_of(db: async_sessionmaker[AsyncSession]) -> AsyncEngine:
+    """The engine a session factory is bound to."""
+    bind = db.kw["bind"]
+    assert isinstance(bind, AsyncEngine)
+    return bind
+
+
+async def run(engine: AsyncEngine, steps: Steps, values: Mapping[str, Any]) -> Row[Any] | None:
+    """Run the steps atomically; the first row the last one returns (None if none)."""
+    if len(steps) == 1 and engine.dialect.name == "postgresql":
+        async with engine.connect() as conn:
+            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return _first(await autocommit.execute(steps[0].statement, steps[0].bind(values)))
+    async with engine.begin() as conn:
+        for step in steps[:-1]:
+            await conn.execute(step.statement, step.bind(values))
+        return _first(await conn.execute(steps[-1].statement, steps[-1].bind(values)))
+
+
+def _first(result: CursorResult[Any]) -> Row[Any] | None:
+    return result.first() if result.returns_rows else None
