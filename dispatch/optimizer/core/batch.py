@@ -2,9 +2,9 @@
 
 `prepare` turns the caller's orders and riders into arrays, the sparse candidate
 graph and the priced single-order edges; `with_bundles` appends the bundle tasks
-and their edges after the singles, so an index into the single-order edges is
-also an index into the combined ones. A `Choice` is a set of chosen edges and its
-cost on the batch objective; `to_plan` turns the best one into a `Plan`.
+and their edges after the singles (task i < n is order i; bundle tasks follow), and
+`reprice` prices chosen bundles for more riders. A `Choice` is a set of chosen edges
+and its cost on the batch objective; `to_plan` turns the best one into a `Plan`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,14 @@ from dispatch.optimizer.core.edges import Edges, concat_edges, price_edges
 from dispatch.optimizer.core.models import OrderSpec, Plan, RiderSpec
 from dispatch.optimizer.core.params import BatchParams
 from dispatch.optimizer.core.plan import build_routes
-from dispatch.optimizer.core.routes import IntArray, Tasks, concat_tasks, evaluate, task_members
+from dispatch.optimizer.core.routes import (
+    IntArray,
+    Tasks,
+    concat_tasks,
+    evaluate,
+    take_tasks,
+    task_members,
+)
 from geo.distance import FloatArray
 
 
@@ -55,9 +62,9 @@ class Batch:
 
 @dataclass(frozen=True)
 class Choice:
-    """An answer: indices of chosen edges of a batch, its objective value and its origin."""
+    """An answer: the chosen (task, rider) edges, its objective value and its origin."""
 
-    index: IntArray
+    picked: Edges
     cost: float
     method: str
 
@@ -115,8 +122,12 @@ def candidate_graph(
     return CandidateGraph(e.task, e.rider, e.cost, metres.travel_m, batch.orders.penalty)
 
 
-def with_bundles(batch: Batch, params: BatchParams, now_s: float) -> Batch:
-    """The batch with candidate bundles and their priced edges appended (timed as build)."""
+def with_bundles(batch: Batch, params: BatchParams, now_s: float, *, riders: int) -> Batch:
+    """The batch with candidate bundles appended, each priced for up to `riders` riders.
+
+    Screening every bundle with a few riders and `reprice`-ing the ones that matter
+    with `bundle_riders` is much cheaper than pricing them all in full. Timed as build.
+    """
     t0 = time.perf_counter()
     groups = candidate_groups(batch.orders, params) if batch.edges.count else []
     found = bundle_options(groups, batch.orders, batch.riders, batch.edges, params, now_s)
@@ -127,7 +138,7 @@ def with_bundles(batch: Batch, params: BatchParams, now_s: float) -> Batch:
     options, group_members = found
     extra = bundle_edges(
         options, group_members, batch.edges, batch.candidates.reach, batch.orders,
-        batch.riders, params,
+        batch.riders, params, riders,
     )
     n = batch.tasks.count
     tasks = concat_tasks(batch.tasks, options)
@@ -139,20 +150,38 @@ def with_bundles(batch: Batch, params: BatchParams, now_s: float) -> Batch:
     )
 
 
+def reprice(batch: Batch, params: BatchParams, tasks: IntArray | None = None) -> Batch:
+    """The batch whose bundle edges are those of bundle `tasks` (all when None), each
+    priced for up to `bundle_riders` riders. Timed as build."""
+    t0 = time.perf_counter()
+    n = batch.n_singles
+    tasks = np.arange(n, batch.tasks.count) if tasks is None else tasks
+    singles = batch.edges.take(np.flatnonzero(batch.edges.task < n))
+    extra = bundle_edges(
+        take_tasks(batch.tasks, tasks), batch.members[tasks], singles, batch.candidates.reach,
+        batch.orders, batch.riders, params, params.bundle_riders,
+    )
+    extra = replace(extra, task=tasks[extra.task])
+    timings = dict(batch.timings)
+    timings["build_s"] += time.perf_counter() - t0
+    return replace(batch, edges=concat_edges(singles, extra, 0), timings=timings)
+
+
 def choose(batch: Batch, index: IntArray, method: str) -> Choice:
     """Price a selection of edges: their costs plus the penalties of the orders left out."""
-    rows = batch.members[batch.edges.task[index]]
+    picked = batch.edges.take(index)
+    rows = batch.members[picked.task]
     covered = np.zeros(batch.orders.count, dtype=bool)
     covered[rows[rows >= 0]] = True
-    cost = float(batch.edges.cost[index].sum() + batch.orders.penalty[~covered].sum())
-    return Choice(index, cost, method)
+    cost = float(picked.cost.sum() + batch.orders.penalty[~covered].sum())
+    return Choice(picked, cost, method)
 
 
 def to_plan(
     choice: Choice, batch: Batch, riders: Sequence[RiderSpec], params: BatchParams, t0: float
 ) -> Plan:
     """The `Plan` of a choice, with timings and stats."""
-    picked = batch.edges.take(choice.index)
+    picked = choice.picked
     routes, _, travel_m = build_routes(
         batch.tasks, picked.task, picked.rider, batch.orders, batch.riders, riders, params
     )

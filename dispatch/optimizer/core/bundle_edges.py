@@ -3,8 +3,8 @@
 A rider may take a bundle only when the candidate rule allows it for every member
 order (so reach, declined riders and shift ends hold for bundles as for single
 orders) and it has room for all of them. Each group (one task, its best stop
-sequence) is priced for its `bundle_riders` riders nearest to the first member's
-pickup, timed exactly like single orders; an edge is kept only when it costs less
+sequence) is priced for up to `limit` riders nearest to the first member's pickup,
+timed exactly like single orders; an edge is kept only when it costs less
 than leaving all the members for the next batch. The ride to the first pickup is
 the first member's single-order leg when the sequence starts there, so it is not
 computed twice.
@@ -68,9 +68,13 @@ def bundle_edges(
     orders: OrderArrays,
     riders: RiderArrays,
     params: BatchParams,
+    limit: int,
 ) -> Edges:
-    """Feasible, worthwhile (group, rider) edges; group g is task g of `options`."""
-    group, at = group_riders(members, singles, reach, params.bundle_riders)
+    """Feasible, worthwhile (group, rider) edges for up to `limit` riders per group.
+
+    Group g is task g of `options`.
+    """
+    group, at = group_riders(members, singles, reach, limit)
     rider = singles.rider[at]
     fits = riders.free[rider] >= options.size[group]
     group, at, rider = group[fits], at[fits], rider[fits]

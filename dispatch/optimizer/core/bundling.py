@@ -35,6 +35,7 @@ from dispatch.optimizer.core.routes import (
     concat_tasks,
     evaluate,
     make_tasks,
+    take_tasks,
 )
 from geo.distance import FloatArray
 
@@ -138,7 +139,7 @@ def bundle_options(
         starts = Starts(tasks.lat[:, 0], tasks.lng[:, 0], arrive[first], vcode[first], inf)
         cost = evaluate(tasks, np.arange(tasks.count), starts, params, riders.vehicles).cost
         rows = np.arange(len(g)) * len(local) + cost.reshape(len(g), len(local)).argmin(axis=1)
-        kept = _rows(tasks, rows)
+        kept = take_tasks(tasks, rows)
         best = kept if best is None else concat_tasks(best, kept)
     width = max(g.shape[1] for g in groups)
     members = np.concatenate(
@@ -207,12 +208,3 @@ def _earliest_arrival(
         arrive[task] = np.minimum.reduceat(riders.start_s[edges.rider] + edges.first_s, head)
         vcode[task] = riders.vcode[edges.rider[head]]  # the nearest rider's vehicle
     return arrive, vcode
-
-
-def _rows(tasks: Tasks, rows: IntArray) -> Tasks:
-    """The subset of `tasks` at `rows`."""
-    return Tasks(
-        tasks.lat[rows], tasks.lng[rows], tasks.kind[rows], tasks.ready[rows],
-        tasks.promised[rows], tasks.placed[rows], tasks.order[rows], tasks.size[rows],
-        tasks.leg_s[rows],
-    )

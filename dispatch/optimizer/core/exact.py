@@ -37,7 +37,7 @@ def exact_choice(
     edges: Edges,
     members: IntArray,
     penalty: FloatArray,
-    hint: IntArray,
+    hint: Edges,
     *,
     time_limit_s: float,
     seed: int,
@@ -53,7 +53,7 @@ def exact_choice(
     penalty
         Each order's cost of being left out.
     hint
-        Edge indices of a feasible answer to start CP-SAT from.
+        The edges of a feasible answer to start CP-SAT from.
     time_limit_s, seed
         Budget and seed of the search.
     """
@@ -68,7 +68,9 @@ def exact_choice(
     lp = _lp(cons, var, reduced[live], time_limit_s)
     if lp is not None:
         return live[lp], "lp"
-    found = _cp_sat(cons, var, reduced[live], np.isin(live, hint), time_limit_s, seed)
+    span = int(max(edges.rider.max(initial=0), hint.rider.max(initial=0))) + 1
+    hinted = np.isin(edges.task[live] * span + edges.rider[live], hint.task * span + hint.rider)
+    found = _cp_sat(cons, var, reduced[live], hinted, time_limit_s, seed)
     return None if found is None else (live[found], "cp-sat")
 
 

@@ -68,7 +68,8 @@ class BatchParams:
         among those that are candidates of every member).
     exact_max_edges
         The whole set-partitioning model is solved exactly (LP, else CP-SAT) when
-        it has at most this many edges; larger batches rely on the flows alone.
+        it has at most this many edges (single-order edges plus bundles times
+        `bundle_riders`); larger batches rely on the flows alone.
     time_limit_s
         Wall-clock budget of the solve; past it the best plan found so far is returned.
     seed

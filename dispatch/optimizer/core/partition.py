@@ -24,12 +24,9 @@ from dispatch.optimizer.core.routes import IntArray
 from geo.distance import FloatArray
 
 
-def order_costs(
-    edges: Edges, chosen: IntArray, members: IntArray, penalty: FloatArray
-) -> FloatArray:
+def order_costs(picked: Edges, members: IntArray, penalty: FloatArray) -> FloatArray:
     """What each order costs in a choice: its penalty if left out, else its share of its route."""
     cost = penalty.copy()
-    picked = edges.take(chosen)
     rows = members[picked.task]
     share = picked.cost / np.maximum((rows >= 0).sum(axis=1), 1)
     live = rows >= 0
@@ -38,10 +35,11 @@ def order_costs(
 
 
 def savings_partition(
-    edges: Edges, chosen: IntArray, members: IntArray, penalty: FloatArray, n_singles: int
+    edges: Edges, reference: Edges, members: IntArray, penalty: FloatArray, n_singles: int
 ) -> IntArray:
-    """Bundle tasks to serve as units: best saving first, no order in two of them."""
-    current = order_costs(edges, chosen, members, penalty)
+    """Bundle tasks to serve as units: best saving against the `reference` answer's edges
+    first, no order in two of them."""
+    current = order_costs(reference, members, penalty)
     bundle_members = members[n_singles:]
     now = np.where(bundle_members >= 0, current[np.maximum(bundle_members, 0)], 0.0).sum(axis=1)
     best = np.full(len(bundle_members), np.inf)  # each bundle task's cheapest rider

@@ -212,6 +212,15 @@ def concat_tasks(first: Tasks, second: Tasks) -> Tasks:
     )
 
 
+def take_tasks(tasks: Tasks, rows: IntArray) -> Tasks:
+    """The subset of `tasks` at `rows`."""
+    return Tasks(
+        tasks.lat[rows], tasks.lng[rows], tasks.kind[rows], tasks.ready[rows],
+        tasks.promised[rows], tasks.placed[rows], tasks.order[rows], tasks.size[rows],
+        tasks.leg_s[rows],
+    )
+
+
 def task_members(tasks: Tasks) -> IntArray:
     """Each task's batch orders, in pickup order, as a (T, m) array padded with -1."""
     picks = (tasks.kind == PICKUP) & (tasks.order >= 0)

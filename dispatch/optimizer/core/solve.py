@@ -23,8 +23,18 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+import numpy as np
+
 from dispatch.optimizer.core.assignment import greedy_assignment, min_cost_assignment
-from dispatch.optimizer.core.batch import Batch, Choice, choose, prepare, to_plan, with_bundles
+from dispatch.optimizer.core.batch import (
+    Batch,
+    Choice,
+    choose,
+    prepare,
+    reprice,
+    to_plan,
+    with_bundles,
+)
 from dispatch.optimizer.core.exact import exact_choice
 from dispatch.optimizer.core.models import OrderSpec, Plan, RiderSpec
 from dispatch.optimizer.core.params import BatchParams
@@ -35,6 +45,8 @@ _PLAN_RESERVE_S = 0.05
 # Bundling plus its flow, as a multiple of the time the batch took to prepare (measured
 # at 1.5-2 on the benchmark's cities).
 _BUNDLE_TIME_FACTOR = 2.0
+# Riders each bundle is screened with before the chosen ones are priced in full.
+_SCREEN_RIDERS = 4
 
 
 def greedy_plan(
@@ -82,29 +94,38 @@ def solve_batch(
     # would not fit, the single-order flow is the better use of the time left.
     bundle_cost = _BUNDLE_TIME_FACTOR * (time.perf_counter() - t0)
     if bundling and time.perf_counter() + bundle_cost < deadline:
-        batch = with_bundles(batch, params, now_s)
+        screen = min(_SCREEN_RIDERS, params.bundle_riders)
+        batch = with_bundles(batch, params, now_s, riders=screen)
     if time.perf_counter() < deadline:
-        best = _better(best, _flow(batch, best))
-    if batch.bundles and batch.edges.count <= params.exact_max_edges:
-        best = _exact(batch, best, params, deadline)
+        batch, flow = _flow(batch, best, params)
+        best = _better(best, flow)
+    singles = int(np.count_nonzero(batch.edges.task < batch.n_singles))
+    if batch.bundles and singles + batch.bundles * params.bundle_riders <= params.exact_max_edges:
+        best = _exact(reprice(batch, params), best, params, deadline)
     return to_plan(best, batch, riders, params, t0)
 
 
-def _flow(batch: Batch, reference: Choice) -> Choice:
-    """Min-cost flow over single orders, or over the partition that bundles by saving."""
+def _flow(batch: Batch, reference: Choice, params: BatchParams) -> tuple[Batch, Choice]:
+    """Min-cost flow over single orders, or over the partition that bundles by saving.
+
+    Bundles are chosen on their screening prices, then priced in full for the flow; the
+    batch returned carries those prices.
+    """
     if batch.bundles == 0:
-        return choose(batch, min_cost_assignment(batch.edges, batch.orders.penalty), "flow")
+        flow = min_cost_assignment(batch.edges, batch.orders.penalty)
+        return batch, choose(batch, flow, "flow")
     penalty, n = batch.orders.penalty, batch.n_singles
-    units = savings_partition(batch.edges, reference.index, batch.members, penalty, n)
+    units = savings_partition(batch.edges, reference.picked, batch.members, penalty, n)
+    batch = reprice(batch, params, units)
     index = partition_flow(batch.edges, units, batch.members, penalty, n)
-    return choose(batch, index, "flow+bundles")
+    return batch, choose(batch, index, "flow+bundles")
 
 
 def _exact(batch: Batch, best: Choice, params: BatchParams, deadline: float) -> Choice:
     """The set-partitioning model solved exactly (hinted with `best`) within the time left."""
     budget = deadline - time.perf_counter() - _PLAN_RESERVE_S
     if budget > 0:
-        found = exact_choice(batch.edges, batch.members, batch.orders.penalty, best.index,
+        found = exact_choice(batch.edges, batch.members, batch.orders.penalty, best.picked,
                              time_limit_s=budget, seed=params.seed)
         if found is not None:
             best = _better(best, choose(batch, *found))
