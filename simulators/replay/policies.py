@@ -60,6 +60,8 @@ class PolicyTuning:
     bundle_pickup_radius_m: float = 400.0
     bundle_ready_gap_s: float = 600.0
     bundle_partners: int = 4
+    bundle_riders: int = 24
+    exact_max_edges: int = 20_000
     time_limit_s: float = 2.0
 
 
@@ -94,6 +96,8 @@ def batch_params(rules: Rules, tuning: PolicyTuning, *, bundling: bool, seed: in
         bundle_pickup_radius_m=tuning.bundle_pickup_radius_m,
         bundle_ready_gap_s=tuning.bundle_ready_gap_s,
         bundle_partners=tuning.bundle_partners,
+        bundle_riders=tuning.bundle_riders,
+        exact_max_edges=tuning.exact_max_edges,
         time_limit_s=tuning.time_limit_s,
         seed=seed,
         travel=rules.travel(),
