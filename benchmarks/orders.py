@@ -4,9 +4,10 @@ Starts API worker processes (stateless, as behind a load balancer) on a fresh Po
 schema, registers a customer and a merchant, then keeps `--concurrency` keep-alive
 connections creating orders (each with its own Idempotency-Key) for `--seconds`. In the same
 run it measures a bare parameterised INSERT of the same order rows through asyncpg at the
-same concurrency. The last line is one JSON object.
+same concurrency. Besides the rates it reports the workers' CPU time per order, which the
+other load on a shared machine disturbs far less. The last line is one JSON object.
 
-    python -m benchmarks.orders [--quick] [--workers 2] [--database-url postgresql://...]
+    python -m benchmarks.orders [--quick] [--workers 2] [--no-optimizer] [--database-url URL]
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from benchmarks._support import emit, pct, service_process
+from benchmarks._support import cpu_seconds, emit, pct, service_process
 from dispatch.redis_server import EmbeddedRedis
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
@@ -59,21 +60,35 @@ class Http:
             self.writer.close()
 
 
-def order_json(merchant_id: str, i: int) -> bytes:
+def order_fields(merchant_id: str, i: int) -> dict[str, Any]:
+    """The i-th order of a run, as its create request's body."""
     now = dt.datetime.now(dt.UTC)
-    return orjson.dumps({
+    return {
         "merchant_id": merchant_id,
         "pickup": {"lat": 52.52 + (i % 100) * 1e-4, "lng": 13.405},
         "dropoff": {"lat": 52.51, "lng": 13.39 + (i % 100) * 1e-4},
         "items": [{"name": "noodles", "quantity": 2}, {"name": "tea", "quantity": 1}],
         "amount_minor": 2350 + i % 1000 * 10, "currency": "EUR",
-        "ready_at": (now + dt.timedelta(minutes=10)).isoformat(),
-        "promised_at": (now + dt.timedelta(minutes=40)).isoformat(),
-    })
+        "ready_at": now + dt.timedelta(minutes=10),
+        "promised_at": now + dt.timedelta(minutes=40),
+    }
 
 
-async def setup_accounts(port: int) -> tuple[str, str]:
-    """Register a customer and a merchant; (customer token, merchant id)."""
+def order_json(merchant_id: str, i: int) -> bytes:
+    return orjson.dumps(order_fields(merchant_id, i))
+
+
+def order_row(customer_id: str, merchant_id: str, i: int) -> tuple[Any, ...]:
+    """The row the API writes for the i-th order, as the bare INSERT's parameters."""
+    body, now = order_fields(merchant_id, i), dt.datetime.now(dt.UTC)
+    return (f"ord_{secrets.token_hex(12)}", customer_id, merchant_id, "city", "pending_dispatch",
+            body["pickup"]["lat"], body["pickup"]["lng"], body["dropoff"]["lat"],
+            body["dropoff"]["lng"], orjson.dumps(body["items"]).decode(), body["amount_minor"],
+            body["currency"], body["ready_at"], body["promised_at"], None, now, now)
+
+
+async def setup_accounts(port: int) -> tuple[str, str, str]:
+    """Register a customer and a merchant; (customer token, customer id, merchant id)."""
     http = Http(port)
     ids = {}
     tag = secrets.token_hex(4)
@@ -86,7 +101,7 @@ async def setup_accounts(port: int) -> tuple[str, str]:
     status, reply = await http.request("POST", "/v1/auth/login", orjson.dumps(
         {"email": f"customer-{tag}@bench.io", "password": "bench-password"}), {})
     http.close()
-    return orjson.loads(reply)["access_token"], ids["merchant"]
+    return orjson.loads(reply)["access_token"], ids["customer"], ids["merchant"]
 
 
 async def api_load(ports: list[int], token: str, merchant_id: str, concurrency: int,
@@ -123,29 +138,27 @@ rider_id, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12
 $16,$17)"""
 
 
-async def bare_insert(url: str, schema: str, concurrency: int, seconds: float) -> float:
-    """Rows per second of single-row parameterised INSERTs (autocommit) into a copy of orders."""
+async def bare_insert(url: str, schema: str, ids: tuple[str, str], concurrency: int,
+                      seconds: float) -> float:
+    """Rows per second of single-row parameterised INSERTs (autocommit) of the orders the API
+    creates, into a copy of the orders table (same columns and indexes)."""
     pool = await asyncpg.create_pool(url, min_size=concurrency, max_size=concurrency,
                                      server_settings={"search_path": schema})
     assert pool is not None
     await pool.execute("CREATE TABLE bare_orders (LIKE orders INCLUDING ALL)")
     count = 0
     deadline = time.perf_counter() + seconds
-    now = dt.datetime.now(dt.UTC)
 
-    async def worker() -> None:
+    async def worker(k: int) -> None:
         nonlocal count
         async with pool.acquire() as conn:
             statement = await conn.prepare(BARE)
             while time.perf_counter() < deadline:
-                await statement.fetch(
-                    f"ord_{secrets.token_hex(12)}", "usr_c", "usr_m", "city", "pending_dispatch",
-                    52.52, 13.405, 52.51, 13.39, '[{"name": "noodles", "quantity": 2}]', 2350,
-                    "EUR", now, now, None, now, now)
+                await statement.fetch(*order_row(*ids, k * 1_000_000 + count))
                 count += 1
 
     start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker(k) for k in range(concurrency)))
     elapsed = time.perf_counter() - start
     await pool.close()
     return count / elapsed
@@ -163,6 +176,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2, help="API worker processes")
+    parser.add_argument("--no-optimizer", action="store_true",
+                        help="run the workers without the embedded optimizer batch loop")
     parser.add_argument("--database-url", default=os.environ.get(
         "DISPATCH_TEST_DATABASE_URL", DEFAULT_PG))
     args = parser.parse_args()
@@ -172,19 +187,25 @@ def main() -> None:
     env = {"DISPATCH_DATABASE_URL": args.database_url, "DISPATCH_DATABASE_SCHEMA": schema,
            "DISPATCH_REDIS_URL": redis.url, "DISPATCH_DATA_DIR": f"/tmp/{schema}",
            "DISPATCH_SECRET_KEY": secrets.token_urlsafe(48),
-           "DISPATCH_PASSWORD_TIME_COST": "1", "DISPATCH_PASSWORD_MEMORY_KIB": "1024"}
+           "DISPATCH_PASSWORD_TIME_COST": "1", "DISPATCH_PASSWORD_MEMORY_KIB": "1024",
+           "DISPATCH_OPTIMIZER_EMBEDDED": "false" if args.no_optimizer else "true"}
     figures: dict[str, Any] = {"benchmark": "orders", "database": "postgresql",
                                "workers": args.workers, "concurrency": args.concurrency,
-                               "seconds": seconds}
+                               "seconds": seconds, "optimizer_embedded": not args.no_optimizer,
+                               "loadavg_1m_before": round(os.getloadavg()[0], 2)}
     try:
         with contextlib.ExitStack() as stack:
-            ports = [stack.enter_context(service_process(env, core=None))[0]
-                     for _ in range(args.workers)]
-            token, merchant = asyncio.run(setup_accounts(ports[0]))
+            workers = [stack.enter_context(service_process(env, core=None))
+                       for _ in range(args.workers)]
+            ports = [port for port, _ in workers]
+            token, customer, merchant = asyncio.run(setup_accounts(ports[0]))
             asyncio.run(api_load(ports, token, merchant, args.concurrency, 1.0))  # warm up
+            cpu_before = sum(cpu_seconds(pid) for _, pid in workers)
             rate, latencies, errors = asyncio.run(
                 api_load(ports, token, merchant, args.concurrency, seconds))
-        bare = asyncio.run(bare_insert(args.database_url, schema, args.concurrency, seconds / 2))
+            cpu = sum(cpu_seconds(pid) for _, pid in workers) - cpu_before
+        bare = asyncio.run(bare_insert(args.database_url, schema, (customer, merchant),
+                                       args.concurrency, seconds / 2))
     finally:
         asyncio.run(drop_schema(args.database_url, schema))
         redis.stop()
@@ -192,7 +213,8 @@ def main() -> None:
         "orders_per_s": round(rate, 1), "p50_ms": round(pct(latencies, 50), 2),
         "p99_ms": round(pct(latencies, 99), 2), "errors": errors,
         "bare_insert_per_s": round(bare, 1), "ratio_to_bare": round(rate / bare, 3),
-        "cpus": os.cpu_count(),
+        "server_cpu_ms_per_order": round(cpu * 1000 / max(1, len(latencies)), 2),
+        "cpus": os.cpu_count(), "loadavg_1m_after": round(os.getloadavg()[0], 2),
     })
     emit(figures)
 

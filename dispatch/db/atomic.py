@@ -1,8 +1,10 @@
 """Statements that must take effect together, in as few round trips as the backend allows.
 
 On PostgreSQL the steps become one statement (the later ones as data-modifying CTEs of the
-first), run in autocommit: one round trip, one commit, atomic. SQLite has no DML in CTEs, so
-there the steps run one after the other in a transaction (a local file: round trips are cheap).
+first), run in autocommit: one round trip, one commit, atomic. It is compiled once and run on
+the pooled connection's driver (asyncpg) directly: per request, SQLAlchemy's execution
+machinery cost more than the database's work. SQLite has no DML in CTEs, so there the steps
+run one after the other in a transaction (a local file: round trips are cheap).
 Steps are built once, with named bind parameters; each run passes one dictionary of values,
 where one name is one value across every step, and each statement receives only its own.
 Parameters are made with `param`, which names them apart from every column: SQLAlchemy
@@ -12,11 +14,13 @@ one more column to set.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, CursorResult, Row, Table, bindparam, insert, null, select
+import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy import ColumnElement, Dialect, Table, bindparam, insert, null, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -97,17 +101,55 @@ def engine_of(db: async_sessionmaker[AsyncSession]) -> AsyncEngine:
     return bind
 
 
-async def run(engine: AsyncEngine, steps: Steps, values: Mapping[str, Any]) -> Row[Any] | None:
-    """Run the steps atomically; the first row the last one returns (None if none)."""
-    if len(steps) == 1 and engine.dialect.name == "postgresql":
-        async with engine.connect() as conn:
-            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            return _first(await autocommit.execute(steps[0].statement, steps[0].bind(values)))
+@dataclass(frozen=True)
+class _Compiled:
+    """A step as the driver runs it: SQL, and per positional parameter its value's source."""
+
+    sql: str
+    names: tuple[str | None, ...]  # the value's name; None for a constant of the statement
+    constants: tuple[Any, ...]
+    processors: tuple[Callable[[Any], Any] | None, ...]
+
+    def args(self, values: Mapping[str, Any]) -> list[Any]:
+        """The positional parameters for these values."""
+        raw = [c if n is None else values[n] for n, c in zip(self.names, self.constants,
+                                                              strict=True)]
+        return [v if p is None or v is None else p(v) for v, p in zip(raw, self.processors,
+                                                                     strict=True)]
+
+
+@functools.cache
+def _compiled(step: Step, dialect: Dialect) -> _Compiled:
+    compiled = step.statement.compile(dialect=dialect)
+    order = compiled.positiontup or []
+    binds = [compiled.binds[name] for name in order]
+    return _Compiled(
+        sql=str(compiled),
+        names=tuple(n.removesuffix(_MARK) if n.endswith(_MARK) else None for n in order),
+        constants=tuple(None if n.endswith(_MARK) else b.effective_value
+                        for n, b in zip(order, binds, strict=True)),
+        processors=tuple(b.type.dialect_impl(dialect).bind_processor(dialect) for b in binds))
+
+
+async def _run_on_driver(engine: AsyncEngine, step: Step, values: Mapping[str, Any]) -> bool:
+    compiled = _compiled(step, engine.dialect)
+    async with engine.connect() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+        assert driver is not None
+        try:
+            row = await driver.fetchrow(compiled.sql, *compiled.args(values))
+        except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError):
+            await conn.invalidate()  # SQLAlchemy did not see the failure: drop the connection
+            raise
+    return row is not None
+
+
+async def run(engine: AsyncEngine, steps: Steps, values: Mapping[str, Any]) -> bool:
+    """Run the steps atomically; whether the last one returned a row."""
+    if len(steps) == 1 and engine.dialect.driver == "asyncpg":
+        return await _run_on_driver(engine, steps[0], values)
     async with engine.begin() as conn:
         for step in steps[:-1]:
             await conn.execute(step.statement, step.bind(values))
-        return _first(await conn.execute(steps[-1].statement, steps[-1].bind(values)))
-
-
-def _first(result: CursorResult[Any]) -> Row[Any] | None:
-    return result.first() if result.returns_rows else None
+        result = await conn.execute(steps[-1].statement, steps[-1].bind(values))
+        return result.returns_rows and result.first() is not None

@@ -176,7 +176,7 @@ async def create_order(*, params: CreateParams, customer_id: str, data: CreateOr
     statements = _statements(engine.dialect.name)
     values = _values(params, customer_id, locate(params.areas, data), data, scope)
     claim = statements.claim if scope is not None else statements.record
-    if await atomic.run(engine, claim, values) is None:
+    if not await atomic.run(engine, claim, values):
         replay = await _claim_again(params, values, scope)
         if replay is not None:
             return replay, True
