@@ -69,7 +69,8 @@ async def simulate(args: argparse.Namespace, scenario: Scenario) -> dict[str, An
         record = await run_live(Target(args.url, args.operator_token), scenario, params)
         return live_report.build(record)
     async with embedded_service(scenario.area_geojson()) as started:
-        record = await run_live(Target(started.url, started.operator_token), scenario, params)
+        record = await run_live(Target(started.url, started.operator_token, started.pid),
+                                scenario, params)
         return {**live_report.build(record), "service_log": str(started.data_dir / "service.log")}
 
 

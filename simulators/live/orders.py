@@ -44,6 +44,7 @@ class OrderGenerator:
     customers: list[Account]
     run_id: str
     concurrency: int = 32
+    stretch_promises: bool = True
 
     def __post_init__(self) -> None:
         self.placed: dict[int, Placed] = {}
@@ -60,8 +61,15 @@ class OrderGenerator:
             "items": [{"name": f"dish {order.index % 37}", "quantity": order.items}],
             "amount_minor": order.amount_minor, "currency": CURRENCY,
             "ready_at": _iso(self.clock.epoch_of(order.ready_s)),
-            "promised_at": _iso(self.clock.epoch_of(order.promised_s)),
+            "promised_at": _iso(self.promised_epoch(order)),
         }
+
+    def promised_epoch(self, order: OrderRequest) -> float:
+        """The promise the service is told: on the simulated clock, or (stretched) the
+        promised duration in real seconds from placement, the scale of its travel model."""
+        if not self.stretch_promises:
+            return self.clock.epoch_of(order.promised_s)
+        return self.clock.epoch_of(order.placed_s) + (order.promised_s - order.placed_s)
 
     async def run(self, until_s: float) -> None:
         """Place every order with `placed_s < until_s`, then wait for the calls to finish."""

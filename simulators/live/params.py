@@ -38,6 +38,13 @@ class LiveParams:
     tighter in wall time; durations in the report are converted back to simulated time.
     Fix cadence and drop-outs are set in wall seconds (`fix_every_wall_s`,
     `max_offline_wall_s`) because the service's freshness and grace timers are.
+
+    The optimizer estimates travel at real speeds; told promises `speed` times tighter,
+    it would judge every order hopelessly late and (its lateness cost outgrowing the
+    penalty for leaving an order) never assign the longer trips. So by default
+    (`stretch_promises`) the service is told the promised duration in real seconds from
+    placement, the scale of its own model; ready times stay on the simulated clock (the
+    food really is ready then), and the report judges lateness on the simulated clock.
     """
 
     speed: float = 10.0
@@ -46,6 +53,7 @@ class LiveParams:
     max_offline_wall_s: float = 15.0
     drain_wall_s: float | None = None  # default: 75 simulated minutes (at least 30 s)
     order_concurrency: int = 32
+    stretch_promises: bool = True
     agent: AgentParams = AgentParams()
 
     def __post_init__(self) -> None:

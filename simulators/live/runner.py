@@ -35,6 +35,7 @@ class Target:
 
     url: str
     operator_token: str | None = None
+    pid: int | None = None  # the service's process, when it runs on this machine
 
     @property
     def ws_url(self) -> str:
@@ -126,8 +127,9 @@ async def _run(api: service_api.ServiceApi, target: Target, scenario: Scenario,
     fleet = Fleet(env, list(zip(scenario.riders, accounts.riders, strict=True)), scenario.seed,
                   city.full_shifts)
     generator = OrderGenerator(api, clock, scenario, accounts.merchants, accounts.customers,
-                               run_id, params.order_concurrency)
+                               run_id, params.order_concurrency, params.stretch_promises)
     before = scrape.parse(await api.metrics_text())
+    cpu_before = scrape.cpu_seconds(target.pid)
     started, timeline = time.time(), list[dict[str, float]]()
     fleet.start()
     sampler = asyncio.create_task(_sample(fleet, generator, journal, timeline, started))
@@ -141,6 +143,7 @@ async def _run(api: service_api.ServiceApi, target: Target, scenario: Scenario,
     sampler.cancel()
     wall_s = time.time() - started
     after = scrape.parse(await api.metrics_text())
+    cpu = {k: v - cpu_before.get(k, 0.0) for k, v in scrape.cpu_seconds(target.pid).items()}
     checked = await _reconcile(api, target, generator, journal, accounts, city.region)
     return RunRecord(
         speed=params.speed, riders=len(scenario.riders),
@@ -150,7 +153,8 @@ async def _run(api: service_api.ServiceApi, target: Target, scenario: Scenario,
         metrics_before=before, metrics_after=after, reconciliation=checked, timeline=timeline,
         extra={"setup_s": setup_s, "cancelled_at_end": cancelled, "run_id": run_id,
                "seed": scenario.seed, "scenario_fingerprint": scenario.fingerprint(),
-               "http": dict(api.counts), "simulator_crashes": [repr(e) for e in crashed[:5]]})
+               "http": dict(api.counts), "cpu_s": cpu,
+               "simulator_crashes": [repr(e) for e in crashed[:5]]})
 
 
 async def _reconcile(api: service_api.ServiceApi, target: Target, generator: OrderGenerator,
