@@ -10,20 +10,18 @@ batch.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
-from collections.abc import Iterable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.errors import IllegalTransition, RiderOverCapacity
-from dispatch.live.models import RiderStatus
-from dispatch.live.store import LiveStore, now_ms
+from dispatch.live.store import LiveStore
 from dispatch.optimizer.core import Plan
 from dispatch.optimizer.service import fences
 from dispatch.optimizer.service.params import LoopParams
 from dispatch.optimizer.service.routes import planned_route
+from dispatch.optimizer.service.sweep import liveness
 from dispatch.orders.models import OfferIn, OfferRow
 from dispatch.orders.offers import record_offers
 
@@ -44,17 +42,6 @@ def plan_offers(plan: Plan, timeout_s: int) -> list[OfferIn]:
     return offers
 
 
-async def live_riders(store: LiveStore, region: str, rider_ids: Iterable[str],
-                      stale_after_s: float) -> set[str]:
-    """Those of the riders the live store shows available and fresh right now."""
-    ids = sorted(set(rider_ids))
-    states = await asyncio.gather(*(store.get_rider(region, rid) for rid in ids))
-    fresh_after = now_ms() - int(stale_after_s * 1000)
-    return {rid for rid, state in zip(ids, states, strict=True)
-            if state is not None and state.status == RiderStatus.AVAILABLE
-            and (state.last_seen_ms or 0) >= fresh_after}
-
-
 def _without_rider_of(offers: list[OfferIn], exc: IllegalTransition | RiderOverCapacity
                       ) -> list[OfferIn] | None:
     rider = exc.details.get("rider_id")
@@ -70,8 +57,8 @@ async def commit_plan(*, db: fences.Db, store: LiveStore, region: str, token: in
                       plan: Plan, params: LoopParams) -> list[OfferRow]:
     """Write the plan's offers to riders still live, fenced by `token`; the rows written."""
     offers = plan_offers(plan, params.offer_timeout_s)
-    live = await live_riders(store, region, (o.rider_id for o in offers), params.stale_after_s)
-    offers = [offer for offer in offers if offer.rider_id in live]
+    live = await liveness(store, region, (o.rider_id for o in offers), params.stale_after_s)
+    offers = [offer for offer in offers if offer.rider_id in live.available]
     guard = functools.partial(_fence, region=region, token=token)
     for _ in range(MAX_ATTEMPTS):
         if not offers:

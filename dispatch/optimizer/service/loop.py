@@ -70,6 +70,7 @@ class RegionLoop:
             token = None
         if token is not None:
             log.info("optimizer lease taken", extra={"region": self.region, "token": token})
+            self.since = utcnow()  # answers before this were the previous holder's to count
         return token
 
     async def run_once(self) -> BatchReport | None:

@@ -9,6 +9,8 @@ until they expire: its next fix brings it back within seconds.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from dispatch.live.models import RiderStatus
@@ -25,17 +27,30 @@ class Swept:
     released: int
 
 
-async def unavailable_riders(store: LiveStore, region: str, rider_ids: list[str],
-                             stale_after_s: float) -> list[str]:
-    """Those of the riders that the live store shows unable to take work now."""
+@dataclass(frozen=True)
+class Liveness:
+    """Riders split by what the live store says about them right now."""
+
+    available: frozenset[str]  # available and fresh: may be offered work
+    gone: frozenset[str]  # offline, busy, on break, or stale
+    unknown: frozenset[str]  # not in the store (e.g. Redis restarted empty)
+
+
+async def liveness(store: LiveStore, region: str, rider_ids: Iterable[str],
+                   stale_after_s: float) -> Liveness:
+    """Read the riders' live state and split them (one concurrent read per rider)."""
+    ids = sorted(set(rider_ids))
+    states = await asyncio.gather(*(store.get_rider(region, rid) for rid in ids))
     fresh_after = now_ms() - int(stale_after_s * 1000)
-    gone = []
-    for rider_id in rider_ids:
-        state = await store.get_rider(region, rider_id)
-        if state is not None and (state.status != RiderStatus.AVAILABLE
-                                  or (state.last_seen_ms or 0) < fresh_after):
-            gone.append(rider_id)
-    return gone
+    split: dict[str, set[str]] = {"available": set(), "gone": set(), "unknown": set()}
+    for rider_id, state in zip(ids, states, strict=True):
+        if state is None:
+            split["unknown"].add(rider_id)
+        elif state.status == RiderStatus.AVAILABLE and (state.last_seen_ms or 0) >= fresh_after:
+            split["available"].add(rider_id)
+        else:
+            split["gone"].add(rider_id)
+    return Liveness(**{name: frozenset(ids) for name, ids in split.items()})
 
 
 async def sweep(*, db: queries.Db, store: LiveStore, region: str, stale_after_s: float
@@ -43,6 +58,6 @@ async def sweep(*, db: queries.Db, store: LiveStore, region: str, stale_after_s:
     """Expire lapsed offers and release those of riders who went away."""
     expired = await expire_offers(db=db)
     holders = await queries.riders_with_pending_offers(db=db, region=region)
-    gone = await unavailable_riders(store, region, holders, stale_after_s)
-    released = await release_riders_offers(db=db, rider_ids=gone)
+    live = await liveness(store, region, holders, stale_after_s)
+    released = await release_riders_offers(db=db, rider_ids=sorted(live.gone))
     return Swept(expired=expired, released=released)

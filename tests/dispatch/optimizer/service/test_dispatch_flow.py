@@ -158,3 +158,42 @@ async def test_bad_answers_get_error_frames_and_change_nothing(
         foreign = await rider.answer(order_id, accept=True)
         assert (foreign["type"], foreign["code"]) == ("error", "order.not_found")
     assert (await states(fast.services.db, [order_id]))[order_id] == "pending_dispatch"
+
+
+async def test_an_offer_made_on_the_socket_can_be_answered_over_http(
+    fast: RunningService, world: World,
+) -> None:
+    async with rider_app(fast.ws, world.rider.token, world.rider.id) as rider:
+        order_id = await world.order()
+        await rider.offer()
+        accepted = await world.step(order_id, "accept", world.rider)
+    assert accepted.status_code == 200 and accepted.json()["state"] == "assigned"
+    assert await check_exactly_once(fast.services.db, [order_id]) == {order_id: "assigned"}
+
+
+async def test_every_batch_is_counted_in_the_metrics_and_logged(
+    fast: RunningService, world: World, caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("INFO", logger="dispatch.optimizer.service.report")
+    async with rider_app(fast.ws, world.rider.token, world.rider.id) as rider:
+        order_id = await world.order()
+        await rider.offer()
+        await rider.answer(order_id, accept=True)
+
+        async def counted() -> str | None:
+            text = (await world.client.get("/metrics")).text
+            return text if 'dispatch_offers_total{outcome="accepted",region="city"} 1.0' in text \
+                else None
+
+        metrics = await eventually(counted)
+    for line in ('dispatch_offers_total{outcome="made",region="city"} 1.0',
+                 'dispatch_batch_orders_count{region="city"}',
+                 'dispatch_batch_solve_seconds_count{region="city"}',
+                 'dispatch_batch_plan_cost{region="city"}',
+                 'dispatch_optimizer_lease{region="city"} 1.0',
+                 'dispatch_batches_total{region="city",result="committed"} 1.0'):
+        assert line in metrics, line
+    batches = [r for r in caplog.records if r.getMessage() == "batch"]
+    made = [r for r in batches if getattr(r, "offers_made", 0) == 1]
+    assert made and made[0].orders == 1 and made[0].riders == 1  # type: ignore[attr-defined]
+    assert any(getattr(r, "accepted", 0) == 1 for r in batches)
