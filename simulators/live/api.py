@@ -35,6 +35,16 @@ class Reply:
         return None
 
 
+def _decode(content: bytes) -> Any:
+    """The JSON body, or the raw text when it is not JSON (a proxy's or a crash's page)."""
+    if not content:
+        return None
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return content.decode(errors="replace")
+
+
 def _transient(reply: Reply) -> bool:
     return reply.status in RETRY_STATUSES or reply.error_code == "idempotency.in_flight"
 
@@ -79,8 +89,7 @@ class ServiceApi:
             except httpx.TransportError as exc:
                 self.counts[f"transport_{type(exc).__name__}"] += 1
                 continue
-            reply = Reply(response.status_code,
-                          orjson.loads(response.content) if response.content else None)
+            reply = Reply(response.status_code, _decode(response.content))
             if not _transient(reply):
                 return reply
             self.counts[f"status_{reply.status}"] += 1

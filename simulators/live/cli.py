@@ -44,6 +44,9 @@ def add_parser(verbs: Any) -> None:
     cmd.add_argument("--drain", type=float, default=None,
                      help="wall seconds to let open orders finish after the last one is "
                           "placed (default: 75 simulated minutes)")
+    cmd.add_argument("--service-env", action="append", default=[], metavar="NAME=VALUE",
+                     help="a DISPATCH_* setting for the service it starts (repeat), e.g. "
+                          "DISPATCH_DATABASE_URL=postgresql://...")
     cmd.add_argument("--out", type=Path, help="write the JSON report here")
     cmd.set_defaults(run=main_simulate)
 
@@ -68,7 +71,8 @@ async def simulate(args: argparse.Namespace, scenario: Scenario) -> dict[str, An
     if args.url:
         record = await run_live(Target(args.url, args.operator_token), scenario, params)
         return live_report.build(record)
-    async with embedded_service(scenario.area_geojson()) as started:
+    extra = dict(item.split("=", 1) for item in args.service_env)
+    async with embedded_service(scenario.area_geojson(), extra) as started:
         record = await run_live(Target(started.url, started.operator_token, started.pid),
                                 scenario, params)
         return {**live_report.build(record), "service_log": str(started.data_dir / "service.log")}

@@ -49,7 +49,7 @@ class LiveParams:
 
     speed: float = 10.0
     fix_every_wall_s: float = 5.0
-    connect_per_s: float = 250.0
+    connect_per_s: float = 100.0
     max_offline_wall_s: float = 15.0
     drain_wall_s: float | None = None  # default: 75 simulated minutes (at least 30 s)
     order_concurrency: int = 32

@@ -87,11 +87,12 @@ async def embedded_service(area_geojson: dict[str, Any], extra_env: dict[str, st
     areas = data_dir / "areas.geojson"
     areas.write_text(json.dumps(area_geojson), encoding="utf-8")
     port = free_port()
-    env = {**os.environ, **LOAD_TEST_ENV, "DISPATCH_DATA_DIR": str(data_dir),
+    # Embedded defaults: no Redis or database of the caller's environment, unless asked.
+    inherited = {k: v for k, v in os.environ.items()
+                 if k not in ("DISPATCH_REDIS_URL", "DISPATCH_DATABASE_URL")}
+    env = {**inherited, **LOAD_TEST_ENV, "DISPATCH_DATA_DIR": str(data_dir),
            "DISPATCH_SECRET_KEY": secrets.token_hex(32),
            "DISPATCH_SERVICE_AREAS_PATH": str(areas), **(extra_env or {})}
-    env.pop("DISPATCH_REDIS_URL", None)
-    env.pop("DISPATCH_DATABASE_URL", None)
     log_path = data_dir / "service.log"
     with log_path.open("wb") as log:
         proc = await asyncio.create_subprocess_exec(

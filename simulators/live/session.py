@@ -29,6 +29,7 @@ from simulators.live.params import LiveParams
 MAX_BATCH = 500
 MAX_BUFFER = 5000
 RETRY_WALL_S = 1.0
+MAX_RETRY_WALL_S = 30.0
 CONNECT_ERRORS = (OSError, TimeoutError, WebSocketException)
 
 
@@ -54,6 +55,7 @@ class RiderSession:
         self.seen_offers: set[str] = set()
         self.offer_routes: dict[str, list[dict[str, Any]]] = {}
         self.reconnect_at = 0.0  # loop time
+        self.failures = 0  # connection attempts failed or cut by the server in a row
         self.finished = False
 
     async def run(self, first_connect_at: float) -> None:
@@ -101,10 +103,17 @@ class RiderSession:
 
     def _lost(self, exc: ConnectionClosed) -> None:
         code = exc.rcvd.code if exc.rcvd is not None else None
-        if self.ws is not None:
-            self.env.stats.closes[str(code) if code is not None else "no_close_frame"] += 1
+        self.env.stats.closes[str(code) if code is not None else "no_close_frame"] += 1
         self.ws = None
-        self.reconnect_at = asyncio.get_running_loop().time() + RETRY_WALL_S
+        self._back_off()
+
+    def _back_off(self) -> None:
+        """Retry later: exponential back-off with jitter, so that a fleet cut off at once
+        does not come back at once."""
+        self.failures += 1
+        delay = min(MAX_RETRY_WALL_S, RETRY_WALL_S * 2 ** (self.failures - 1))
+        self.reconnect_at = (asyncio.get_running_loop().time()
+                             + delay * self.agent.rng.uniform(0.5, 1.5))
 
     async def _connect(self) -> None:
         stats = self.env.stats
@@ -113,16 +122,20 @@ class RiderSession:
                                compression=None, close_timeout=2)
             await ws.send(orjson.dumps({"type": "hello", "token": self.account.token}).decode())
             welcome = orjson.loads(await asyncio.wait_for(ws.recv(), 30))
+        except ConnectionClosed as exc:  # the server refused the hello
+            self._lost(exc)
+            return
         except CONNECT_ERRORS as exc:
             stats.counts[f"connect_failed_{type(exc).__name__}"] += 1
-            self.reconnect_at = asyncio.get_running_loop().time() + RETRY_WALL_S * 5
+            self._back_off()
             return
         if welcome.get("type") != "welcome":
             stats.errors[f"welcome_{welcome.get('code', welcome.get('type'))}"] += 1
             await ws.close()
-            self.reconnect_at = asyncio.get_running_loop().time() + RETRY_WALL_S * 5
+            self._back_off()
             return
         stats.counts["connects"] += 1
+        self.failures = 0
         self.ws = ws
         await self._resume(int(welcome["last_seq"]))
 
