@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -40,8 +41,10 @@ def is_postgres(engine: AsyncEngine) -> bool:
 def create_engine(settings: Settings) -> AsyncEngine:
     """An engine configured for the backend; SQLite gets WAL and immediate transactions."""
     url = database_url(settings)
+    json = {"json_serializer": _dumps, "json_deserializer": orjson.loads}
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": settings.database_timeout_s})
+        engine = create_async_engine(url, connect_args={"timeout": settings.database_timeout_s},
+                                     **json)
         _tune_sqlite(engine, settings.database_timeout_s)
         return engine
     connect_args: dict[str, Any] = {"timeout": settings.database_timeout_s,
@@ -54,8 +57,12 @@ def create_engine(settings: Settings) -> AsyncEngine:
     return create_async_engine(
         url, connect_args=connect_args, pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size // 2, pool_timeout=settings.database_timeout_s,
-        pool_pre_ping=False,
+        pool_pre_ping=False, **json,
     )
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 def _tune_sqlite(engine: AsyncEngine, timeout_s: float) -> None:
