@@ -69,14 +69,18 @@ class RiderHub:
 
     def _fire(self, rider_id: str, on_grace: Callable[[], Awaitable[object]]) -> None:
         self._timers.pop(rider_id, None)
-        task: asyncio.Task[object] = asyncio.ensure_future(on_grace())
+        self.spawn(on_grace())
+
+    def spawn(self, work: Awaitable[object]) -> None:
+        """Run `work` in the background; failures are logged, shutdown cancels it."""
+        task: asyncio.Task[object] = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
 
     def _task_done(self, task: asyncio.Task[object]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            log.warning("offline-after-grace failed", extra={"error": str(task.exception())})
+            log.warning("rider background task failed", extra={"error": str(task.exception())})
 
     def close_all(self, code: int, reason: str) -> None:
         """Close every connection (shutdown) and cancel pending timers and tasks."""

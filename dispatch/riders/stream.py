@@ -92,9 +92,14 @@ async def open_session(
                 "frames_per_s": settings.rate_frames_per_s,
                 "burst_frames": settings.rate_burst_frames},
     ))
-    for offer in await pending_offer_frames(db=services.db, rider_id=rider_id):
-        send(offer)
+    # Off the opening path: a connect storm should not wait on the database.
+    services.hub.spawn(_replay_offers(services, rider_id, send))
     return session, connection
+
+
+async def _replay_offers(services: Services, rider_id: str, send: Send) -> None:
+    for offer in await pending_offer_frames(db=services.db, rider_id=rider_id):
+        send(offer)  # a no-op if the connection closed meanwhile
 
 
 def close_session(services: Services, connection: Connection) -> None:

@@ -37,6 +37,7 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.postgres, pytest.mark.slow]
 
 ORDERS = 8
 RIDERS = 4
+BUDGET_S = 240  # a hung test fails with a traceback of where it hung
 
 
 @contextlib.asynccontextmanager
@@ -70,6 +71,11 @@ async def waiting_on(service: RunningService, pid: int) -> bool:
             {"pid": pid})).scalar_one())
 
 
+async def starts(log: Path, n: int) -> bool:
+    """Whether the optimizer log shows at least `n` process starts."""
+    return (await asyncio.to_thread(log.read_text)).count("optimizer starting") >= n
+
+
 async def offered(apps: list[RiderApp]) -> bool:
     """Whether any rider has received an offer frame yet."""
     return any(frame["type"] == "offer" for app in apps for frame in app.seen)
@@ -86,10 +92,10 @@ async def test_killing_the_optimizer_mid_batch_loses_and_duplicates_nothing(
     settings = make_settings(**FAST, optimizer_embedded=False)
     env = child_env(settings, optimizer_embedded="false")
     log = tmp_path / "optimizer.log"
-    async with run_service(settings) as service, \
+    async with asyncio.timeout(BUDGET_S), run_service(settings) as service, \
             httpx.AsyncClient(base_url=service.http, timeout=30) as client:
         world, riders = await setup_world(service, client)
-        order_ids = [await world.order() for _ in range(ORDERS)]
+        order_ids = [await world.order() for _ in range(ORDERS // 2)]
         async with fleet(service.ws, riders, accept=True) as apps:
             # 1. Inside the commit: we hold the orders' row locks, so the optimizer's commit
             # transaction (fence advanced, orders being locked) waits on us; kill it there.
@@ -107,14 +113,18 @@ async def test_killing_the_optimizer_mid_batch_loses_and_duplicates_nothing(
             await eventually(lambda: offered(apps), timeout_s=60, every_s=0.01)
             await kill_9(optimizer)
             await check_exactly_once(service.services.db, order_ids)
-            # 3. At random points of the loop.
+            # 3. At random points of a running loop, while new orders keep coming.
             rng = random.Random(4)
-            for _ in range(4):
+            for started in range(3, 7):
                 optimizer = await spawn(["optimizer", "--region", "city"], env, log)
-                await asyncio.sleep(rng.uniform(0.5, 3.0))
+                await eventually(lambda n=started: starts(log, n), timeout_s=60)
+                order_ids.append(await world.order())
+                await asyncio.sleep(rng.uniform(0.0, 1.5))
                 await kill_9(optimizer)
                 await check_exactly_once(service.services.db, order_ids)
+            # Dispatch resumes with the next process: late orders are served too.
             optimizer = await spawn(["optimizer", "--region", "city"], env, log)
+            order_ids += [await world.order() for _ in range(2)]
             try:
                 await eventually(lambda: all_assigned(service, order_ids), timeout_s=90)
             finally:
@@ -131,7 +141,7 @@ async def test_killing_an_api_worker_that_holds_riders_sockets_loses_nothing(
                          tmp_path / "worker.log")
     try:
         await wait_healthy(f"http://127.0.0.1:{port}", worker)
-        async with run_service(settings) as service, \
+        async with asyncio.timeout(BUDGET_S), run_service(settings) as service, \
                 httpx.AsyncClient(base_url=service.http, timeout=30) as client:
             world, riders = await setup_world(service, client)
             doomed_ws = f"ws://127.0.0.1:{port}/v1/riders/stream"
@@ -152,7 +162,7 @@ async def test_redis_restarting_empty_loses_nothing_and_dispatch_resumes(
 ) -> None:
     with EmbeddedRedis() as own_redis:
         settings = make_settings(**FAST, redis_url=own_redis.url)
-        async with run_service(settings) as service, \
+        async with asyncio.timeout(BUDGET_S), run_service(settings) as service, \
                 httpx.AsyncClient(base_url=service.http, timeout=30) as client:
             world, riders = await setup_world(service, client)
             async with fleet(service.ws, riders, accept=True) as apps:
