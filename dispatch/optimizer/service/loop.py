@@ -100,9 +100,11 @@ class RegionLoop:
         return report
 
     async def _solve(self, batch: BatchInput) -> Plan:
-        return await asyncio.wait_for(asyncio.to_thread(
-            solve_batch, batch.orders, batch.riders, self.params.batch, now_s=batch.now_s,
-        ), self.params.solve_timeout_s)
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+        # arrives as the solve finishes, and the loop would then outlive its shutdown.
+        async with asyncio.timeout(self.params.solve_timeout_s):
+            return await asyncio.to_thread(solve_batch, batch.orders, batch.riders,
+                                           self.params.batch, now_s=batch.now_s)
 
     async def run(self) -> None:
         """Batch every `interval_s` until cancelled; then give the lease up."""
@@ -114,7 +116,8 @@ class RegionLoop:
                 await asyncio.sleep(max(0.0, self.params.interval_s - elapsed))
         finally:
             with contextlib.suppress(*FAILURES):
-                await asyncio.wait_for(self.lease.release(), 1.0)
+                async with asyncio.timeout(1.0):
+                    await self.lease.release()
             self.deps.metrics.has_lease.labels(self.region).set(0)
 
     async def _guarded_once(self) -> None:

@@ -10,6 +10,7 @@ nobody answers expires and returns to the pool.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Iterable
 
@@ -72,5 +73,7 @@ async def run_listener(redis: Redis, hub: RiderHub) -> None:
             log.warning("rider message subscription lost; resubscribing",
                         extra={"error": str(exc)})
         finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            with contextlib.suppress(RedisError, OSError, TimeoutError):
+                async with asyncio.timeout(1.0):  # shutdown must not wait on a dead Redis
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
         await asyncio.sleep(RETRY_S)

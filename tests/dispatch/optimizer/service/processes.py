@@ -52,7 +52,8 @@ async def stop(process: asyncio.subprocess.Process) -> None:
     if process.returncode is None:
         process.terminate()
         try:
-            await asyncio.wait_for(process.wait(), 15)
+            async with asyncio.timeout(15):
+                await process.wait()
         except TimeoutError:
             await kill_9(process)
 

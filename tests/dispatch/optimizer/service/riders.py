@@ -50,7 +50,8 @@ class RiderApp:
             if left <= 0:
                 raise TimeoutError(f"{self.rider_id}: no {kinds} frame; saw {self.seen[-5:]}")
             try:
-                frame = await asyncio.wait_for(self.frames.get(), left)
+                async with asyncio.timeout(left):  # never swallows a cancellation
+                    frame = await self.frames.get()
             except TimeoutError:
                 continue
             if frame["type"] in kinds and where(frame):

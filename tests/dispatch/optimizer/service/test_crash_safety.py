@@ -54,7 +54,8 @@ async def fleet(url: str, riders: list[Account], *, accept: bool
         finally:
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            _, stuck = await asyncio.wait(tasks, timeout=10)
+            assert not stuck, f"rider tasks ignored cancellation: {stuck}"
 
 
 async def setup_world(service: RunningService, client: httpx.AsyncClient
