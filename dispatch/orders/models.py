@@ -16,6 +16,9 @@ LIVE_OFFER = "state IN ('pending', 'accepted')"
 # Offer states: pending, then accepted, rejected, expired (nobody answered in time),
 # released (the rider went offline, stale or on break) or withdrawn (the order was cancelled).
 OFFER_CLOSED_FOR_RIDER = ("rejected", "expired", "released")
+# What an object id may look like (`ord_…`, `usr_…`): no control characters or NULs, which
+# PostgreSQL refuses in text.
+ID_PATTERN = r"^[A-Za-z0-9_.:\-]{1,40}$"
 
 
 class OrderRow(Base):
@@ -147,7 +150,7 @@ class RouteStop(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["pickup", "dropoff"]
-    order_id: str = Field(min_length=1, max_length=40)
+    order_id: str = Field(min_length=1, max_length=40, pattern=ID_PATTERN)
     lat: float = Field(ge=-90, le=90)
     lng: float = Field(ge=-180, le=180)
     eta_ms: int | None = Field(None, ge=0, description="Estimated arrival, epoch milliseconds")
@@ -158,8 +161,8 @@ class OfferIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    order_id: str = Field(min_length=1, max_length=40)
-    rider_id: str = Field(min_length=1, max_length=40)
+    order_id: str = Field(min_length=1, max_length=40, pattern=ID_PATTERN)
+    rider_id: str = Field(min_length=1, max_length=40, pattern=ID_PATTERN)
     expires_in_s: int = Field(60, ge=1, le=3600)
     route: list[RouteStop] | None = Field(None, max_length=64)
 

@@ -6,6 +6,7 @@ This is the one place that turns a `DispatchError` into an `error` frame.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ import orjson
 
 from dispatch.errors import DispatchError, ValidationFailed
 from dispatch.live.models import RiderStatus
+from dispatch.orders.models import ID_PATTERN
 
 # Close codes (RFC 6455 range 1000-1015 and the private 4000-4999 range).
 CLOSE_NORMAL = 1000
@@ -149,13 +151,14 @@ def parse_status(obj: dict[str, Any]) -> RiderStatus:
 
 
 OFFER_ANSWERS = {"offer.accept": True, "offer.reject": False}
+_ORDER_ID = re.compile(ID_PATTERN)
 
 
 def parse_offer_answer(obj: dict[str, Any]) -> str:
     """The order id of an `offer.accept` or `offer.reject` frame, or `ValidationFailed`."""
     order_id = obj.get("order_id")
-    if not isinstance(order_id, str) or not 1 <= len(order_id) <= 40:
-        raise ValidationFailed("order_id must be a string of 1 to 40 characters",
+    if not isinstance(order_id, str) or not _ORDER_ID.fullmatch(order_id):
+        raise ValidationFailed("order_id must be an order id (1 to 40 letters, digits, _.:-)",
                                field="order_id")
     return order_id
 
