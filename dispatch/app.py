@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from redis.exceptions import RedisError
 
 from dispatch.api_errors import install_error_handlers
+from dispatch.api_input import RejectNulMiddleware
 from dispatch.auth.tokens import TokenSigner, load_or_create_secret
 from dispatch.config import Settings, get_settings
 from dispatch.db.engine import create_engine, session_factory
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings or get_settings()
     install_error_handlers(app)
+    app.add_middleware(RejectNulMiddleware)
     app.include_router(health_views.router)
     app.include_router(rider_views.router)
     app.include_router(user_views.router)

@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from sqlalchemy import JSON, BigInteger, Float, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from dispatch.api_input import ApiIn
 from dispatch.db.base import Base, UTCDateTime
 from dispatch.orders.states import OrderState
 
@@ -96,7 +97,7 @@ class Item(BaseModel):
     quantity: int = Field(1, ge=1, le=1000)
 
 
-class CreateOrderIn(BaseModel):
+class CreateOrderIn(ApiIn):
     """A new order; money in integer minor units of an ISO-4217 currency."""
 
     model_config = ConfigDict(extra="forbid")
@@ -156,7 +157,7 @@ class RouteStop(BaseModel):
     eta_ms: int | None = Field(None, ge=0, description="Estimated arrival, epoch milliseconds")
 
 
-class OfferIn(BaseModel):
+class OfferIn(ApiIn):
     """An order offered to a rider for a while, with the rider's route if it accepts."""
 
     model_config = ConfigDict(extra="forbid")
@@ -167,7 +168,7 @@ class OfferIn(BaseModel):
     route: list[RouteStop] | None = Field(None, max_length=64)
 
 
-class OffersIn(BaseModel):
+class OffersIn(ApiIn):
     """A batch of offers committed together (no order twice, no rider beyond capacity)."""
 
     model_config = ConfigDict(extra="forbid")

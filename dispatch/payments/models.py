@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import BigInteger, CheckConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from dispatch.api_input import ApiIn
 from dispatch.db.base import Base, UTCDateTime
 
 
@@ -78,7 +79,7 @@ class PaymentOut(BaseModel):
     currency: str
 
 
-class RefundIn(BaseModel):
+class RefundIn(ApiIn):
     """A (partial) refund of a captured payment."""
 
     model_config = ConfigDict(extra="forbid")

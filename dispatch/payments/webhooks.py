@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from dispatch.api_input import ApiIn
 from dispatch.db.base import table, utcnow
 from dispatch.errors import InvalidSignature, ValidationFailed
 from dispatch.outbox.models import OutboxRow, event
@@ -35,7 +36,7 @@ class ChargeState(BaseModel):
     voided: bool = False
 
 
-class ProviderEvent(BaseModel):
+class ProviderEvent(ApiIn):
     """One webhook delivery."""
 
     model_config = ConfigDict(extra="ignore")

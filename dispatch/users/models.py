@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Boolean, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from dispatch.api_input import ApiIn
 from dispatch.db.base import Base, UTCDateTime
 
 Role = Literal["customer", "merchant", "rider", "operator"]
@@ -42,7 +43,7 @@ class RefreshTokenRow(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
-class RegisterIn(BaseModel):
+class RegisterIn(ApiIn):
     """A new account; riders name the region they work in."""
 
     model_config = ConfigDict(extra="forbid")
@@ -65,7 +66,7 @@ class CreateUserIn(RegisterIn):
     role: Role = "customer"  # type: ignore[assignment]
 
 
-class LoginIn(BaseModel):
+class LoginIn(ApiIn):
     """Credentials."""
 
     model_config = ConfigDict(extra="forbid")
@@ -74,7 +75,7 @@ class LoginIn(BaseModel):
     password: str = Field(min_length=1, max_length=256)
 
 
-class RefreshIn(BaseModel):
+class RefreshIn(ApiIn):
     """A refresh token to exchange for a new pair."""
 
     model_config = ConfigDict(extra="forbid")
