@@ -4,7 +4,9 @@ Variables are the edges cheaper than leaving their orders out (no other edge can
 be in an optimal choice); the objective is each edge's cost minus its orders'
 penalties. Two OR-Tools solvers, in turn, within the time left:
 
-1. the LP relaxation with GLOP, built straight from a sparse matrix. Assignment
+1. the LP relaxation with GLOP, built straight from a sparse matrix and read back
+   as one numpy array (OR-Tools' `ModelSolverHelper`, under `model_builder`'s
+   per-variable `Solver.values`, which costs a Python call per variable). Assignment
    constraints make it integral more often than not, and an integral LP optimum
    is the optimum;
 2. otherwise CP-SAT on the 0-1 model, hinted with the best answer so far, with
@@ -17,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from ortools.linear_solver.python import model_builder
+from ortools.linear_solver.python import model_builder_helper as mbh
 from ortools.sat.python import cp_model
 from scipy.sparse import csr_matrix
 
@@ -78,17 +80,19 @@ def _lp(cons: IntArray, var: IntArray, cost: FloatArray, time_limit_s: float) ->
     """The LP optimum's chosen variables when it is integral, else None."""
     n_vars = len(cost)
     matrix = csr_matrix((np.ones(len(cons)), (cons, var)), shape=(int(cons.max()) + 1, n_vars))
-    model = model_builder.Model()  # type: ignore[no-untyped-call]
-    helper: Any = model.helper  # its stubs mistype the numpy arguments
-    helper.fill_model_from_sparse_data(
+    # The helpers under `model_builder`: the model filled from the matrix in one call and
+    # the solution read back as one array (its stubs mistype the numpy arguments).
+    model: Any = mbh.ModelBuilderHelper()
+    model.fill_model_from_sparse_data(
         np.zeros(n_vars), np.ones(n_vars), cost.astype(np.float64),
         np.full(matrix.shape[0], -np.inf), np.ones(matrix.shape[0]), matrix,
     )
-    solver = model_builder.Solver("glop")
+    solver = mbh.ModelSolverHelper("glop")
     solver.set_time_limit_in_seconds(time_limit_s)
-    if solver.solve(model) != model_builder.SolveStatus.OPTIMAL:
+    solver.solve(model)
+    if solver.status() != mbh.SolveStatus.OPTIMAL or not solver.has_solution():
         return None
-    values = solver.values(model.get_variables()).to_numpy()
+    values = np.asarray(solver.variable_values(), dtype=np.float64).ravel()
     if np.any((values > _INTEGRAL_TOL) & (values < 1 - _INTEGRAL_TOL)):
         return None
     taken: IntArray = np.flatnonzero(values > 0.5)
