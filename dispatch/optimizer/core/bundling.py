@@ -170,6 +170,7 @@ def _template_tasks(
         "placed": orders.placed[seq],
         "kind": np.repeat(np.array([[PICKUP] * m + [DROPOFF] * m], dtype=np.int8), len(seq), 0),
         "order": seq,
+        "site": np.hstack([orders.merchant[picks], np.full(drops.shape, -1)]),
     }
     size = orders.size[picks].sum(axis=1)
     legs = _template_legs(groups, orders, params, riders)

@@ -6,6 +6,11 @@ Legs between consecutive stops are precomputed once per task and vehicle; only
 the first leg, from the rider to the first stop, depends on the rider. Timing
 follows `BatchParams`: pickup at ``max(ready, arrival + service/2)``, leave half a
 service later; drop-off at ``arrival + service/2``.
+
+Consecutive pickups at one place (the same merchant when both orders name one,
+else identical coordinates) are one visit, as a one-restaurant bundle is picked
+up: one pickup service, at ``max(last ready, arrival + service/2)``, and every
+order of the visit gets that time as its ETA (the MDRP rule, and the replay's).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ class Tasks:
     order: IntArray  # batch order index per stop, -1 for padding or carried stops
     size: IntArray  # (T,) total size of the task's batch orders
     leg_s: FloatArray  # (T, S - 1, V): stop s to stop s + 1 on vehicle v; 0 into padding
+    joins: BoolArray  # (T, S): a pickup in the same visit as the pickup before it
 
     @property
     def count(self) -> int:
@@ -77,7 +83,9 @@ def make_tasks(
 ) -> Tasks:
     """`Tasks` from padded (T, S) arrays keyed lat, lng, kind, ready, promised, placed, order.
 
-    The legs are timed here unless the caller passes them as `leg_s` (T, S - 1, V).
+    An optional key `site` holds each pickup's merchant code (-1 when unknown) for
+    telling visits apart. The legs are timed here unless the caller passes them as
+    `leg_s` (T, S - 1, V).
     """
     lat = np.asarray(stops["lat"], dtype=np.float64)
     lng = np.asarray(stops["lng"], dtype=np.float64)
@@ -100,7 +108,31 @@ def make_tasks(
         order=np.asarray(stops["order"], dtype=np.int64),
         size=np.asarray(size, dtype=np.int64),
         leg_s=leg_s,
+        joins=same_visit(lat, lng, kind, stops.get("site")),
     )
+
+
+def same_visit(
+    lat: FloatArray,
+    lng: FloatArray,
+    kind: npt.NDArray[np.int8],
+    site: npt.NDArray[np.generic] | None = None,
+) -> BoolArray:
+    """Per stop: a pickup at the place of the pickup just before it (one visit for both).
+
+    The place is the merchant when both stops name one (`site` >= 0), else the coordinates.
+    """
+    joins = np.zeros(lat.shape, dtype=bool)
+    if lat.shape[1] < 2:
+        return joins
+    both = (kind[:, 1:] == PICKUP) & (kind[:, :-1] == PICKUP)
+    same = (lat[:, 1:] == lat[:, :-1]) & (lng[:, 1:] == lng[:, :-1])
+    if site is not None:
+        code = np.asarray(site, dtype=np.int64)
+        named = (code[:, 1:] >= 0) & (code[:, :-1] >= 0)
+        same = np.where(named, code[:, 1:] == code[:, :-1], same)
+    joins[:, 1:] = both & same
+    return joins
 
 
 def first_leg(
@@ -145,6 +177,7 @@ def evaluate(
     kinds, ready, promised, placed = (
         np.ascontiguousarray(a.T) for a in (tasks.kind, tasks.ready, tasks.promised, tasks.placed)
     )
+    joins = np.ascontiguousarray(tasks.joins.T)
     n_legs, n_vehicles = tasks.leg_s.shape[1:]
     legs = np.ascontiguousarray(tasks.leg_s.transpose(1, 0, 2)).reshape(
         n_legs, tasks.count * n_vehicles
@@ -157,8 +190,11 @@ def evaluate(
             cost += params.travel_weight * leg
         kind = kinds[s][task]
         pick, drop = kind == PICKUP, kind == DROPOFF
-        at_pickup = np.maximum(ready[s][task], clock + half_p)
-        cost += params.wait_weight * (at_pickup - clock - half_p)
+        # A pickup joining the visit before it shares its service: the earliest it can
+        # happen is that visit's time, not a new arrival plus half a service.
+        earliest = clock + np.where(joins[s][task], -half_p, half_p)
+        at_pickup = np.maximum(ready[s][task], earliest)
+        cost += params.wait_weight * (at_pickup - earliest)
         feasible &= ~pick | (at_pickup <= starts.shift_end_s)
         at_drop = clock + half_d
         cost += params.lateness_weight * np.maximum(0.0, at_drop - promised[s][task])
@@ -167,8 +203,16 @@ def evaluate(
         if etas is not None:
             etas[:, s] = np.where(pick, at_pickup, np.where(drop, at_drop, np.nan))
         clock = np.where(pick, at_pickup + half_p, np.where(drop, at_drop + half_d, clock))
+    if etas is not None:
+        _visit_etas(etas, tasks.joins[task])
     metres = _metres(tasks, task, starts, params.travel) if detail else None
     return RouteEval(cost, first_s, feasible, clock, metres, etas)
+
+
+def _visit_etas(etas: FloatArray, joins: BoolArray) -> None:
+    """Give every pickup of a visit the visit's time, the last one's (in place)."""
+    for s in range(etas.shape[1] - 1, 0, -1):
+        etas[:, s - 1] = np.where(joins[:, s], etas[:, s], etas[:, s - 1])
 
 
 def _metres(tasks: Tasks, task: IntArray, starts: Starts, model: TravelModel) -> FloatArray:
@@ -195,7 +239,7 @@ def concat_tasks(first: Tasks, second: Tasks) -> Tasks:
         return np.pad(a, extra, constant_values=_PAD_VALUE.get(name, 0))
 
     columns: dict[str, npt.NDArray[np.generic]] = {}
-    for name in ("lat", "lng", "kind", "ready", "promised", "placed", "order", "leg_s"):
+    for name in ("lat", "lng", "kind", "ready", "promised", "placed", "order", "leg_s", "joins"):
         stops = width if name != "leg_s" else max(width - 1, 0)
         parts = [pad(getattr(t, name), name, stops) for t in (first, second)]
         columns[name] = np.concatenate(parts)
@@ -209,6 +253,7 @@ def concat_tasks(first: Tasks, second: Tasks) -> Tasks:
         order=columns["order"].astype(np.int64),
         size=np.concatenate([first.size, second.size]),
         leg_s=columns["leg_s"].astype(np.float64),
+        joins=columns["joins"].astype(bool),
     )
 
 
@@ -217,7 +262,7 @@ def take_tasks(tasks: Tasks, rows: IntArray) -> Tasks:
     return Tasks(
         tasks.lat[rows], tasks.lng[rows], tasks.kind[rows], tasks.ready[rows],
         tasks.promised[rows], tasks.placed[rows], tasks.order[rows], tasks.size[rows],
-        tasks.leg_s[rows],
+        tasks.leg_s[rows], tasks.joins[rows],
     )
 
 

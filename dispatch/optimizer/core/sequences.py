@@ -41,6 +41,7 @@ def stop_tasks(
         stops[name] = column
     size = np.where(live & (kind == PICKUP), orders.size[np.maximum(order, 0)], 0).sum(axis=1)
     stops["kind"], stops["order"] = kind, np.where(live, order, -1)
+    stops["site"] = np.where(live & (kind == PICKUP), orders.merchant[np.maximum(order, 0)], -1)
     return make_tasks(stops, size.astype(np.int64), params.travel, vehicles)
 
 
