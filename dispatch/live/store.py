@@ -135,6 +135,11 @@ class LiveStore:
         )
         return [str(e) for e in evicted]
 
+    async def count_fresh(self, region: str, *, at_ms: int | None = None) -> int:
+        """How many riders of the region reported within `stale_after` (any status)."""
+        cutoff = (at_ms or now_ms()) - self.stale_after_ms
+        return int(await self.redis.zcount(RegionKeys(region).seen, cutoff, "+inf"))
+
     async def regions(self) -> list[str]:
         """Every region that has had a rider connect since Redis started."""
         members: set[str] = await self.redis.smembers(REGIONS_KEY)  # type: ignore[assignment]

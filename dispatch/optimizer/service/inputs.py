@@ -74,6 +74,10 @@ async def gather_input(*, db: queries.Db, store: LiveStore, region: str, params:
                        ) -> BatchInput:
     """Read the pool and the candidate riders of one region for one batch."""
     now_s = time.time()
+    # With no fresh rider in the region nothing can be assigned: skip the pool and the
+    # per-pickup nearby queries, whose cost grows with a pool that nobody serves.
+    if not await store.count_fresh(region):
+        return BatchInput(now_s=now_s, pool={}, orders=[], riders=[])
     pool = await list_pending(db=db, region=region, limit=params.max_orders)
     if not pool:
         return BatchInput(now_s=now_s, pool={}, orders=[], riders=[])

@@ -97,6 +97,8 @@ async def test_stale_riders_are_not_offered_and_are_evicted(redis: Redis) -> Non
     await store.apply_positions("city", [write("new", 52.5201, 13.4051, now, 1)], at_ms=now)
     found = await store.nearby("city", *BERLIN, radius_m=1000, k=10, at_ms=now)
     assert [r.rider_id for r in found] == ["new"]
+    assert await store.count_fresh("city", at_ms=now) == 1
+    assert await store.count_fresh("city", at_ms=now + 31_000) == 0
     assert await store.evict_stale("city", at_ms=now) == ["old"]
     assert set(await cells_by_rider(redis)) == {"new"}
     state = await store.get_rider("city", "old")
