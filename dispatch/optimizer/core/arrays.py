@@ -83,6 +83,7 @@ def order_arrays(orders: Sequence[OrderSpec], params: BatchParams, now_s: float)
     codes = [-1 if o.merchant_id is None else merchants.setdefault(o.merchant_id, len(merchants))
              for o in orders]
     placed = np.array([o.placed_s for o in orders], dtype=np.float64)
+    promised = np.array([o.promised_s for o in orders], dtype=np.float64)
     return OrderArrays(
         ids=tuple(o.order_id for o in orders),
         pickup_lat=np.array([o.pickup_lat for o in orders], dtype=np.float64),
@@ -91,11 +92,24 @@ def order_arrays(orders: Sequence[OrderSpec], params: BatchParams, now_s: float)
         dropoff_lng=np.array([o.dropoff_lng for o in orders], dtype=np.float64),
         placed=placed,
         ready=np.array([o.ready_s for o in orders], dtype=np.float64),
-        promised=np.array([o.promised_s for o in orders], dtype=np.float64),
+        promised=promised,
         size=np.array([o.size for o in orders], dtype=np.int64),
         merchant=np.array(codes, dtype=np.int64),
-        penalty=params.unassigned_penalty_s + params.age_weight * np.maximum(0.0, now_s - placed),
+        penalty=unassigned_penalty(placed, promised, params, now_s),
     )
+
+
+def unassigned_penalty(
+    placed: FloatArray, promised: FloatArray, params: BatchParams, now_s: float
+) -> FloatArray:
+    """Each order's cost of being left for the next batch (see `params` for why)."""
+    age = np.maximum(0.0, now_s - placed)
+    overdue = np.maximum(0.0, now_s - promised)
+    late_rate = params.delivery_weight + params.lateness_weight
+    penalty: FloatArray = (
+        params.unassigned_penalty_s + params.age_weight * age + late_rate * overdue
+    )
+    return penalty
 
 
 def single_tasks(orders: OrderArrays, params: BatchParams, vehicles: tuple[str, ...]) -> Tasks:

@@ -8,9 +8,22 @@ The objective, in "seconds of rider time" units, is for every assigned order
   + delivery_weight * seconds from placement to drop-off (click-to-door)
 
 summed over routes (a bundle's travel is its route's), plus for every order left
-unassigned `unassigned_penalty_s + age_weight * seconds it has waited`, so an
-order is left for the next batch only when every option is worse than that, and
-long-waiting orders are served first.
+unassigned
+
+    unassigned_penalty_s
+  + age_weight * seconds since placement
+  + (delivery_weight + lateness_weight) * seconds past the promised time
+
+so an order is left for the next batch only when every option is worse than that,
+and long-waiting orders are served first. The last term is why a late order
+cannot starve: each second it waits makes serving it up to `delivery_weight +
+lateness_weight` dearer (its drop-off moves a second later), and once it is past
+its promise leaving it grows dearer by at least as much, so from then on its claim
+to a rider (serving cost minus penalty) never weakens and, with `age_weight > 0`,
+strengthens by `age_weight` a second until it beats any fresh order's. Without that
+term a late order lost every batch to fresh ones once riders were short, because
+its lateness cost outgrew `age_weight`. Before the promise the penalty grows by
+`age_weight`, so keep `age_weight >= delivery_weight` for fresh orders too.
 """
 
 from __future__ import annotations
@@ -45,7 +58,8 @@ class BatchParams:
     travel_weight, wait_weight, lateness_weight, delivery_weight
         Weights of the per-order cost terms (per second).
     unassigned_penalty_s, age_weight
-        Cost of leaving an order for the next batch, growing with its age.
+        Cost of leaving an order for the next batch, growing with its age (and, past
+        its promise, with ``delivery_weight + lateness_weight`` per second as well).
     pickup_service_s, dropoff_service_s
         Time spent at each stop; the pickup happens at
         ``max(ready, arrival + pickup_service_s / 2)`` and the rider leaves half a
