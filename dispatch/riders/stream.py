@@ -98,7 +98,9 @@ async def open_session(
 
 
 async def _replay_offers(services: Services, rider_id: str, send: Send) -> None:
-    for offer in await pending_offer_frames(db=services.db, rider_id=rider_id):
+    async with services.hub.db_gate:
+        offers = await pending_offer_frames(db=services.db, rider_id=rider_id)
+    for offer in offers:
         send(offer)  # a no-op if the connection closed meanwhile
 
 
