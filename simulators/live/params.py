@@ -40,8 +40,8 @@ class LiveParams:
     `max_offline_wall_s`) because the service's freshness and grace timers are.
 
     The optimizer estimates travel at real speeds; told promises `speed` times tighter,
-    it would judge every order hopelessly late and (its lateness cost outgrowing the
-    penalty for leaving an order) never assign the longer trips. So by default
+    it would judge every order hopelessly late and weigh lateness over everything else
+    (before the optimizer's starvation fix it never assigned long trips). So by default
     (`stretch_promises`) the service is told the promised duration in real seconds from
     placement, the scale of its own model; ready times stay on the simulated clock (the
     food really is ready then), and the report judges lateness on the simulated clock.
