@@ -11,6 +11,7 @@ import datetime as dt
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from dispatch.auth.tokens import Principal
 from dispatch.db.base import table, utcnow
@@ -39,13 +40,30 @@ async def lock_order(session: AsyncSession, principal: Principal, order_id: str)
 async def move(session: AsyncSession, order: OrderRow, target: OrderState, **payload: object
                ) -> None:
     """Move a locked order to `target` if the machine allows it, with its outbox event."""
-    previous = order.state
-    check_transition(order.id, order.state, target)
-    order.state = target.value
-    order.updated_at = utcnow()
-    await session.execute(table(OutboxRow).insert(), [event(
-        "order", order.id, f"order.{target.value}", region=order.region, state=target.value,
-        previous=previous, rider_id=order.rider_id, **payload)])
+    await move_many(session, [(order, payload)], target)
+
+
+async def move_many(session: AsyncSession, moves: list[tuple[OrderRow, dict[str, object]]],
+                    target: OrderState) -> None:
+    """Move locked orders to `target` (each with its own event payload), events in one insert."""
+    if not moves:
+        return
+    events = []
+    now = utcnow()
+    for order, payload in moves:
+        check_transition(order.id, order.state, target)
+        events.append(event("order", order.id, f"order.{target.value}", region=order.region,
+                            state=target.value, previous=order.state, rider_id=order.rider_id,
+                            **payload))
+    # One UPDATE for all (they share the new state) instead of a unit-of-work flush per row;
+    # the loaded rows are then told their new values as already stored.
+    ids = [order.id for order, _ in moves]
+    await session.execute(table(OrderRow).update().where(table(OrderRow).c.id.in_(ids))
+                          .values(state=target.value, updated_at=now))
+    for order, _ in moves:
+        set_committed_value(order, "state", target.value)
+        set_committed_value(order, "updated_at", now)
+    await session.execute(table(OutboxRow).insert(), events)
 
 
 async def _payment_call(session: AsyncSession, order: OrderRow, action: str) -> str | None:

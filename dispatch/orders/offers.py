@@ -11,13 +11,14 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from dispatch.db.base import dialect_of, new_id, utcnow
+from dispatch.db.base import dialect_of, new_id, table, utcnow
 from dispatch.errors import AlreadyOffered, OrderNotFound, RiderOverCapacity, ValidationFailed
-from dispatch.orders.lifecycle import close_offer, move
+from dispatch.orders.lifecycle import close_offer, move, move_many
 from dispatch.orders.models import OfferIn, OfferRow, OrderRow
 from dispatch.orders.states import OrderState, check_transition
 from dispatch.users.models import UserRow
@@ -44,9 +45,11 @@ async def _load(session: AsyncSession, batch: list[OfferIn]) -> dict[str, OrderR
 async def _check_riders(session: AsyncSession, batch: list[OfferIn], capacity: int) -> None:
     riders = sorted({offer.rider_id for offer in batch})
     if dialect_of(session) == "postgresql":  # serialise batches touching the same rider
-        for rider in riders:
-            await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
-                                  {"k": f"rider:{rider}"})
+        # One statement for every rider, taking the locks in sorted order (no deadlocks).
+        await session.execute(text(
+            "SELECT count(pg_advisory_xact_lock(hashtext(k))) FROM"
+            " (SELECT k FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k) AS ordered"
+        ), {"keys": [f"rider:{rider}" for rider in riders]})
     known = set((await session.execute(select(UserRow.id).where(
         UserRow.id.in_(riders), UserRow.role == "rider", UserRow.active))).scalars())
     if unknown := [rider for rider in riders if rider not in known]:
@@ -67,6 +70,10 @@ async def _check_riders(session: AsyncSession, batch: list[OfferIn], capacity: i
                                     rider_id=rider, capacity=capacity)
 
 
+def _columns(row: OfferRow) -> dict[str, Any]:
+    return {column.key: getattr(row, column.key) for column in table(OfferRow).columns}
+
+
 async def record_offers(*, db: Db, batch: list[OfferIn], rider_capacity: int,
                         guard: Guard | None = None) -> list[OfferRow]:
     """Offer each order to its rider, all or nothing; `guard` runs first in the transaction."""
@@ -82,9 +89,10 @@ async def record_offers(*, db: Db, batch: list[OfferIn], rider_capacity: int,
                          route=None if offer.route is None else [
                              stop.model_dump() for stop in offer.route])
                 for offer in batch]
-        session.add_all(rows)
-        for offer in batch:
-            await move(session, orders[offer.order_id], S.OFFERED, rider_offered=offer.rider_id)
+        # Core insert: the rows are returned to the caller, never changed in this session.
+        await session.execute(table(OfferRow).insert(), [_columns(row) for row in rows])
+        await move_many(session, [(orders[offer.order_id], {"rider_offered": offer.rider_id})
+                                  for offer in batch], S.OFFERED)
     return rows
 
 
