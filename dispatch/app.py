@@ -27,6 +27,7 @@ from dispatch.metrics import Metrics
 from dispatch.optimizer.service.runner import start_in_app, stop_tasks
 from dispatch.orders import views as order_views
 from dispatch.orders.areas import load_areas
+from dispatch.orders.tracking import OrderEvents
 from dispatch.outbox.relay import RelayParams, run_relay
 from dispatch.payments import views as payment_views
 from dispatch.payments.provider import SandboxProvider
@@ -67,7 +68,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         embedded = await asyncio.to_thread(EmbeddedRedis(settings.redis_server_binary).start)
         url = embedded.url
         log.info("started embedded redis-server", extra={"pid": embedded.pid, "url": url})
-    redis = connect_redis(url, timeout_s=settings.redis_timeout_s)
+    redis = connect_redis(url, timeout_s=settings.redis_timeout_s,
+                          max_connections=settings.redis_max_connections)
     engine = create_engine(settings)
     if settings.migrate_on_start:
         await migrate(engine, schema=settings.database_schema)
@@ -83,6 +85,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         passwords=Passwords(time_cost=settings.password_time_cost,
                             memory_kib=settings.password_memory_kib),
         payments=SandboxProvider(), areas=load_areas(settings),
+        order_events=OrderEvents(redis),
     )
     app.state.services = services
     evictor = asyncio.create_task(_evict_loop(services))
@@ -101,6 +104,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             with contextlib.suppress(asyncio.CancelledError):
                 await relay
         services.hub.close_all(protocol.CLOSE_GOING_AWAY, "server shutting down")
+        await services.order_events.close()
         await services.writer.drain()
         await redis.aclose()
         await engine.dispose()

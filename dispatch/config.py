@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     redis_server_binary: str | None = None
     redis_timeout_s: float = Field(2.0, gt=0)
+    redis_max_connections: int = Field(256, ge=8)  # per process; waiters queue up to timeout
 
     # Auth: unset means "generate one and keep it in data_dir/secret_key".
     secret_key: str | None = None

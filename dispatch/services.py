@@ -13,6 +13,7 @@ from dispatch.live.store import LiveStore
 from dispatch.live.writer import PositionWriter
 from dispatch.metrics import Metrics
 from dispatch.orders.service import CreateParams
+from dispatch.orders.tracking import OrderEvents
 from dispatch.payments.provider import PaymentProvider
 from dispatch.riders.hub import RiderHub
 from dispatch.users.passwords import Passwords
@@ -35,6 +36,7 @@ class Services:
     passwords: Passwords
     payments: PaymentProvider
     areas: ServiceAreas
+    order_events: OrderEvents
 
     @property
     def order_params(self) -> CreateParams:

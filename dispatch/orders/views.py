@@ -139,7 +139,7 @@ async def subscribe_order_events(
         return seen, now.model_dump(mode="json")
 
     return StreamingResponse(tracking.order_events(
-        redis=services.redis, order_id=order_id, snapshot=snapshot,
+        events=services.order_events, order_id=order_id, snapshot=snapshot,
         heartbeat_s=15.0, timeout_s=timeout_s,
     ), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 

@@ -62,7 +62,8 @@ async def run_standalone(settings: Settings, regions: list[str], *,
     """Run the batch loops of `regions` in this process until SIGTERM or SIGINT."""
     if settings.redis_url is None:
         raise ValueError("a standalone optimizer needs DISPATCH_REDIS_URL: the API's Redis")
-    redis = connect_redis(settings.redis_url, timeout_s=settings.redis_timeout_s)
+    redis = connect_redis(settings.redis_url, timeout_s=settings.redis_timeout_s,
+                          max_connections=settings.redis_max_connections)
     engine = create_engine(settings)
     metrics = Metrics()
     if metrics_port is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import httpx
@@ -81,3 +82,24 @@ async def test_an_idle_stream_ends_after_its_timeout(world: World) -> None:
 
 async def _names(response: httpx.Response) -> list[str]:
     return [name async for name, _ in read_events(response)]
+
+
+async def test_followers_share_one_subscription(world: World, service: RunningService) -> None:
+    orders = [await world.order() for _ in range(3)]
+    redis = service.services.redis
+    async with contextlib.AsyncExitStack() as stack:
+        followers = []
+        for n, oid in enumerate(orders):
+            response = await stack.enter_async_context(world.client.stream(
+                "GET", f"/v1/orders/{oid}/events", headers=world.customer.headers))
+            events = read_events(response)
+            assert (await anext(events))[0] == "snapshot"
+            followers.append(events)
+            if n == 0:
+                patterns = await redis.pubsub_numpat()
+        assert await redis.pubsub_numpat() == patterns  # no new subscription per follower
+        assert all(count == 0 for _, count in await redis.pubsub_numsub(
+            *(f"events:order:{oid}" for oid in orders)))
+        assert (await world.offer(orders[2])).status_code == 201
+        name, data = await anext(followers[2])
+        assert (name, data["state"]) == ("order.offered", "offered")
