@@ -12,7 +12,7 @@ instances) and the replay's tuning (`PolicyTuning`).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 from dispatch.optimizer.core import (
     BatchParams,
@@ -77,28 +77,20 @@ POLICY_NAMES = tuple(_SOLVERS)
 
 
 def batch_params(rules: Rules, tuning: PolicyTuning, *, bundling: bool, seed: int) -> BatchParams:
-    """`BatchParams` for an instance's rules: its travel model and service times."""
+    """`BatchParams` for an instance's rules: its travel model and service times.
+
+    Every `PolicyTuning` field is a `BatchParams` field of the same name, passed as is.
+    """
+    knobs = asdict(tuning)
+    if not bundling:
+        knobs["max_bundle_size"] = 1
     return BatchParams(
-        travel_weight=tuning.travel_weight,
-        wait_weight=tuning.wait_weight,
-        lateness_weight=tuning.lateness_weight,
-        delivery_weight=tuning.delivery_weight,
-        unassigned_penalty_s=tuning.unassigned_penalty_s,
-        age_weight=tuning.age_weight,
+        **knobs,
         pickup_service_s=rules.pickup_service_s,
         dropoff_service_s=rules.dropoff_service_s,
-        candidate_radius_m=tuning.candidate_radius_m,
-        candidate_count=tuning.candidate_count,
         bundling=bundling,
-        max_bundle_size=tuning.max_bundle_size if bundling else 1,
         # MDRP: a courier serves one restaurant's orders at a time.
         same_merchant_only=rules.metres_per_minute is not None,
-        bundle_pickup_radius_m=tuning.bundle_pickup_radius_m,
-        bundle_ready_gap_s=tuning.bundle_ready_gap_s,
-        bundle_partners=tuning.bundle_partners,
-        bundle_riders=tuning.bundle_riders,
-        exact_max_edges=tuning.exact_max_edges,
-        time_limit_s=tuning.time_limit_s,
         seed=seed,
         travel=rules.travel(),
     )

@@ -17,8 +17,6 @@ class LoopParams:
     max_orders: int = 2000
     offer_timeout_s: int = 30
     rider_capacity: int = 3
-    candidate_radius_m: float = 5000.0
-    candidate_riders: int = 24
     stale_after_s: float = 60.0
     batch: BatchParams = field(default_factory=BatchParams)
 
@@ -28,10 +26,18 @@ class LoopParams:
         if self.lease_ttl_s <= self.interval_s:
             raise ValueError("lease_ttl_s must exceed interval_s, or the lease lapses between "
                              "two batches")
-        if min(self.max_orders, self.offer_timeout_s, self.rider_capacity,
-               self.candidate_riders) < 1:
-            raise ValueError("max_orders, offer_timeout_s, rider_capacity and "
-                             "candidate_riders must be >= 1")
+        if min(self.max_orders, self.offer_timeout_s, self.rider_capacity) < 1:
+            raise ValueError("max_orders, offer_timeout_s and rider_capacity must be >= 1")
+
+    @property
+    def candidate_radius_m(self) -> float:
+        """How far from a pickup riders are fetched (the solver's own candidate radius)."""
+        return self.batch.candidate_radius_m
+
+    @property
+    def candidate_riders(self) -> int:
+        """How many riders are fetched per pickup (the solver's own candidate count)."""
+        return self.batch.candidate_count
 
     @property
     def solve_timeout_s(self) -> float:
@@ -44,9 +50,7 @@ class LoopParams:
         return cls(
             interval_s=settings.batch_interval_s, lease_ttl_s=settings.lease_ttl_s,
             max_orders=settings.batch_max_orders, offer_timeout_s=settings.offer_timeout_s,
-            rider_capacity=settings.rider_capacity,
-            candidate_radius_m=settings.candidate_radius_m,
-            candidate_riders=settings.candidate_riders, stale_after_s=settings.stale_after_s,
+            rider_capacity=settings.rider_capacity, stale_after_s=settings.stale_after_s,
             batch=BatchParams(time_limit_s=settings.batch_time_limit_s,
                               candidate_radius_m=settings.candidate_radius_m,
                               candidate_count=settings.candidate_riders,
