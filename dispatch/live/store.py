@@ -77,13 +77,19 @@ class LiveStore:
 
     async def attach(self, region: str, rider_id: str, conn: str) -> int:
         """Record `conn` as the rider's live connection; return the highest sequence stored."""
-        rk = RegionKeys(region).rider(rider_id)
+        return (await self.attach_many([(region, rider_id, conn)]))[0]
+
+    async def attach_many(self, connections: Sequence[tuple[str, str, str]]) -> list[int]:
+        """`attach` for each (region, rider_id, conn), in one round trip."""
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hset(rk, "conn", conn)
-            pipe.hget(rk, "seq")
-            pipe.sadd(REGIONS_KEY, region)
-            _, seq, _ = await pipe.execute()
-        return int(seq) if seq is not None else -1
+            for region, rider_id, conn in connections:
+                rk = RegionKeys(region).rider(rider_id)
+                pipe.hset(rk, "conn", conn)
+                pipe.hget(rk, "seq")
+            for region in {region for region, _, _ in connections}:
+                pipe.sadd(REGIONS_KEY, region)
+            replies = await pipe.execute()
+        return [int(seq) if seq is not None else -1 for seq in replies[1:2 * len(connections):2]]
 
     async def set_status(
         self, region: str, rider_id: str, status: RiderStatus, *, only_conn: str | None = None

@@ -26,25 +26,21 @@ from websockets.server import ServerProtocol
 
 from dispatch.riders import protocol as p
 from dispatch.riders.hub import Connection
-from dispatch.riders.session import RiderSession, SessionDeps
+from dispatch.riders.session import RiderSession
 from dispatch.riders.stream import (
     STREAM_PATH,
+    Opener,
     StreamClosed,
     authenticate,
     close_session,
-    open_session,
-    session_deps,
 )
 from dispatch.services import Services
-from dispatch.users.service import check_rider
 
 log = logging.getLogger(__name__)
 
 HANDSHAKE, HELLO, OPEN, CLOSING, CLOSED = range(5)
 MAX_EARLY_FRAMES = 64  # frames a client may send before its hello is answered
 CLOSE_TIMEOUT_S = 2.0
-
-_deps_cache: dict[int, SessionDeps] = {}
 
 
 class RiderStreamProtocol(asyncio.Protocol):
@@ -208,16 +204,16 @@ class RiderStreamProtocol(asyncio.Protocol):
         self.hello_task = self.loop.create_task(self._open(services, rider_id, region))
 
     async def _open(self, services: Services, rider_id: str, region: str) -> None:
-        deps = _deps_cache.get(id(services)) or _deps_cache.setdefault(
-            id(services), session_deps(services))
+        state = self.config.app.state  # type: ignore[union-attr]
+        opener: Opener | None = getattr(state, "rider_opener", None)
+        if opener is None or opener.services is not services:
+            opener = state.rider_opener = Opener(services)
         try:
-            if services.settings.rider_accounts_required and (
-                refusal := await check_rider(db=services.db, rider_id=rider_id, region=region)
-            ):
-                self.close(p.CLOSE_UNAUTHORIZED, refusal)
-                return
-            session, connection = await open_session(
-                services, deps, rider_id, region, send=self.send, close=self.close)
+            session, connection = await opener.open(rider_id, region, send=self.send,
+                                                    close=self.close)
+        except StreamClosed as closed:
+            self.close(closed.code, closed.reason)
+            return
         except SQLAlchemyError as exc:
             log.warning("rider stream could not reach the database", extra={"error": str(exc)})
             self.close(p.CLOSE_INTERNAL, "accounts unavailable; reconnect")

@@ -34,9 +34,6 @@ class RiderHub:
     _timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
     _tasks: set[asyncio.Task[object]] = field(default_factory=set)
     _counter: itertools.count[int] = field(default_factory=itertools.count)
-    # Database reads made on behalf of connecting riders (offer replay) queue here, so a
-    # reconnect storm waits in the process instead of timing out inside the database.
-    db_gate: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
 
     def new_conn_id(self) -> str:
         """A connection id unique across workers and restarts of this one."""

@@ -22,6 +22,7 @@ CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY = 1008  # rate limit exceeded for too long
 CLOSE_TOO_BIG = 1009  # frame over the size limit (sent by the websocket layer)
 CLOSE_INTERNAL = 1011
+CLOSE_TRY_AGAIN = 1013  # too many riders connecting at once; reconnect after a back-off
 CLOSE_UNAUTHORIZED = 4401  # missing, invalid or expired token, or not a rider token
 CLOSE_AUTH_TIMEOUT = 4408  # no hello frame in time
 CLOSE_REPLACED = 4409  # the same rider connected again elsewhere

@@ -1,4 +1,5 @@
-"""Opening a rider stream session: verify the `hello` token, register the connection, welcome.
+"""Opening a rider stream session: verify the `hello` token, admit the rider, register the
+connection, welcome.
 
 The transport that calls this is `dispatch.riders.fastpath`; the protocol is
 documented in docs/rider-stream.md.
@@ -6,19 +7,27 @@ documented in docs/rider-stream.md.
 
 from __future__ import annotations
 
+import asyncio
 import functools
-from collections.abc import Callable
+import logging
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from dispatch.auth.tokens import TokenSigner
 from dispatch.errors import DispatchError, NotAuthenticated
 from dispatch.live.models import RiderStatus
-from dispatch.live.store import now_ms
+from dispatch.live.store import LiveStore, now_ms
 from dispatch.optimizer.service.answers import answer_offer, pending_offer_frames
 from dispatch.riders import protocol as p
+from dispatch.riders.batching import Batcher
 from dispatch.riders.hub import Connection
 from dispatch.riders.ratelimit import FloodGuard, TokenBucket
 from dispatch.riders.session import RiderSession, Send, SessionDeps, SessionLimits
 from dispatch.services import Services
+from dispatch.users.service import check_riders
+
+log = logging.getLogger(__name__)
 
 STREAM_PATH = "/v1/riders/stream"
 
@@ -66,42 +75,94 @@ async def _answer(services: Services, rider_id: str, region: str, order_id: str,
                               order_id=order_id, accept=accept)
 
 
-async def open_session(
-    services: Services, deps: SessionDeps, rider_id: str, region: str, *,
-    send: Send, close: Callable[[int, str], None],
-) -> tuple[RiderSession, Connection]:
-    """Register the connection (replacing an older one), record it in the store, welcome it,
-    and send it the offers still waiting for its answer."""
-    settings = services.settings
-    connection = Connection(rider_id=rider_id, region=region,
-                            conn_id=services.hub.new_conn_id(), close=close, send=send)
-    previous = services.hub.attach(connection)
-    if previous is not None:
-        previous.close(p.CLOSE_REPLACED, "replaced by a newer connection")
-    last_seq = await services.store.attach(region, rider_id, connection.conn_id)
-    session = RiderSession(
-        rider_id=rider_id, region=region, conn_id=connection.conn_id, deps=deps, send=send,
-        guard=FloodGuard(TokenBucket(settings.rate_frames_per_s, settings.rate_burst_frames),
-                         settings.rate_max_violations),
-    )
-    send(p.frame(
-        "welcome", rider_id=rider_id, region=region, conn=connection.conn_id,
-        last_seq=last_seq, server_ts=now_ms(),
-        limits={"max_fixes_per_batch": settings.max_fixes_per_batch,
-                "max_frame_bytes": settings.max_frame_bytes,
-                "frames_per_s": settings.rate_frames_per_s,
-                "burst_frames": settings.rate_burst_frames},
-    ))
-    # Off the opening path: a connect storm should not wait on the database.
-    services.hub.spawn(_replay_offers(services, rider_id, send))
-    return session, connection
+class Opener:
+    """Opens this worker's rider sessions, with admission control.
+
+    At most `max_opening` hellos are between their token check and their welcome; a
+    hello beyond that is closed with 1013 (try again later), and so is one whose lookups
+    take longer than the hello timeout, so a connect storm meets a quick, documented
+    refusal instead of exhausted pools. The lookups a hello needs (account check,
+    connection record in Redis, pending offers) are batched across hellos (`Batcher`).
+    """
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.deps = session_deps(services)
+        self.opening = 0
+        db, store = services.db, services.store
+        self.accounts: Batcher[tuple[str, str], str | None] = Batcher(
+            lambda riders: check_riders(db=db, riders=riders))
+        self.attach: Batcher[tuple[str, str, str], int] = Batcher(_attach_many(store))
+        self.offers: Batcher[str, list[bytes]] = Batcher(
+            lambda rider_ids: pending_offer_frames(db=db, rider_ids=rider_ids))
+
+    async def open(self, rider_id: str, region: str, *, send: Send,
+                   close: Callable[[int, str], None]) -> tuple[RiderSession, Connection]:
+        """Admit the rider, register the connection (replacing an older one), record it in
+        the store, welcome it, and send it the offers still waiting for its answer.
+
+        Raises `StreamClosed` when the rider is refused or the server is too busy, and
+        the database's or Redis's errors when they fail.
+        """
+        settings = self.services.settings
+        if self.opening >= settings.max_opening_riders:
+            raise StreamClosed(p.CLOSE_TRY_AGAIN, "server busy; reconnect in a few seconds")
+        self.opening += 1
+        try:
+            async with asyncio.timeout(settings.auth_timeout_s):
+                return await self._open(rider_id, region, send, close)
+        except TimeoutError:
+            raise StreamClosed(p.CLOSE_TRY_AGAIN,
+                               "server busy; reconnect in a few seconds") from None
+        finally:
+            self.opening -= 1
+
+    async def _open(self, rider_id: str, region: str, send: Send,
+                    close: Callable[[int, str], None]) -> tuple[RiderSession, Connection]:
+        services, settings = self.services, self.services.settings
+        if settings.rider_accounts_required and (
+                refusal := await self.accounts.get((rider_id, region))):
+            raise StreamClosed(p.CLOSE_UNAUTHORIZED, refusal)
+        connection = Connection(rider_id=rider_id, region=region,
+                                conn_id=services.hub.new_conn_id(), close=close, send=send)
+        last_seq = await self.attach.get((region, rider_id, connection.conn_id))
+        previous = services.hub.attach(connection)
+        if previous is not None:
+            previous.close(p.CLOSE_REPLACED, "replaced by a newer connection")
+        session = RiderSession(
+            rider_id=rider_id, region=region, conn_id=connection.conn_id, deps=self.deps,
+            send=send,
+            guard=FloodGuard(TokenBucket(settings.rate_frames_per_s, settings.rate_burst_frames),
+                             settings.rate_max_violations),
+        )
+        send(p.frame(
+            "welcome", rider_id=rider_id, region=region, conn=connection.conn_id,
+            last_seq=last_seq, server_ts=now_ms(),
+            limits={"max_fixes_per_batch": settings.max_fixes_per_batch,
+                    "max_frame_bytes": settings.max_frame_bytes,
+                    "frames_per_s": settings.rate_frames_per_s,
+                    "burst_frames": settings.rate_burst_frames},
+        ))
+        # Off the opening path: the welcome does not wait for the offers.
+        services.hub.spawn(self._replay_offers(rider_id, send))
+        return session, connection
+
+    async def _replay_offers(self, rider_id: str, send: Send) -> None:
+        try:
+            offers = await self.offers.get(rider_id)
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("could not replay pending offers",
+                        extra={"rider": rider_id, "error": str(exc)})
+            return
+        for offer in offers:
+            send(offer)  # a no-op if the connection closed meanwhile
 
 
-async def _replay_offers(services: Services, rider_id: str, send: Send) -> None:
-    async with services.hub.db_gate:
-        offers = await pending_offer_frames(db=services.db, rider_id=rider_id)
-    for offer in offers:
-        send(offer)  # a no-op if the connection closed meanwhile
+def _attach_many(store: LiveStore) -> Callable[[list[tuple[str, str, str]]],
+                                              Awaitable[dict[tuple[str, str, str], int]]]:
+    async def attach(connections: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], int]:
+        return dict(zip(connections, await store.attach_many(connections), strict=True))
+    return attach
 
 
 def close_session(services: Services, connection: Connection) -> None:

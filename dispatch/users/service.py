@@ -99,13 +99,25 @@ async def _revoke_all(session: AsyncSession, user_id: str, now: dt.datetime) -> 
     ).values(revoked_at=now))
 
 
-async def check_rider(*, db: Db, rider_id: str, region: str) -> str | None:
-    """Why this rider may not stream (no account, inactive, not a rider, other region), or None."""
-    user = await get_user(db=db, user_id=rider_id)
-    if user is None:
-        return "no such rider account"
-    if not user.active:
-        return "rider account disabled"
-    if user.role != "rider" or user.region != region:
-        return "account is not a rider of this region"
-    return None
+async def check_riders(*, db: Db, riders: list[tuple[str, str]]
+                       ) -> dict[tuple[str, str], str | None]:
+    """For each (rider_id, region): why that rider may not stream there (no account,
+    inactive, not a rider, other region), or None. One query for all of them."""
+    ids = sorted({rider_id for rider_id, _ in riders})
+    async with db() as session:
+        rows = (await session.execute(select(
+            UserRow.id, UserRow.role, UserRow.region, UserRow.active,
+        ).where(UserRow.id.in_(ids)))).all()
+    accounts = {row.id: row for row in rows}
+    refusals: dict[tuple[str, str], str | None] = {}
+    for rider_id, region in riders:
+        user = accounts.get(rider_id)
+        if user is None:
+            refusals[rider_id, region] = "no such rider account"
+        elif not user.active:
+            refusals[rider_id, region] = "rider account disabled"
+        elif user.role != "rider" or user.region != region:
+            refusals[rider_id, region] = "account is not a rider of this region"
+        else:
+            refusals[rider_id, region] = None
+    return refusals

@@ -4,9 +4,6 @@ the replay of pending offers when a rider (re)connects."""
 from __future__ import annotations
 
 import datetime as dt
-import logging
-
-from sqlalchemy.exc import SQLAlchemyError
 
 from dispatch.auth.tokens import Principal
 from dispatch.optimizer.service import queries
@@ -14,8 +11,6 @@ from dispatch.optimizer.service.routes import current_route
 from dispatch.orders.lifecycle import respond_to_offer
 from dispatch.orders.models import OfferRow, OrderRow
 from dispatch.riders import protocol as p
-
-log = logging.getLogger(__name__)
 
 
 def _ms(when: dt.datetime) -> int:
@@ -50,12 +45,9 @@ async def answer_offer(*, db: queries.Db, rider_id: str, region: str, order_id: 
     return p.frame("offer.accepted", order_id=order_id, state=order.state, route=route)
 
 
-async def pending_offer_frames(*, db: queries.Db, rider_id: str) -> list[bytes]:
-    """`offer` frames for every offer still waiting for this rider's answer."""
-    try:
-        pending = await queries.pending_offers_of(db=db, rider_id=rider_id)
-    except (SQLAlchemyError, OSError) as exc:
-        log.warning("could not replay pending offers", extra={"rider": rider_id,
-                                                               "error": str(exc)})
-        return []
-    return [offer_frame(offer, order) for offer, order in pending]
+async def pending_offer_frames(*, db: queries.Db, rider_ids: list[str]) -> dict[str, list[bytes]]:
+    """`offer` frames for every offer still waiting for each rider's answer; raises the
+    database's errors."""
+    pending = await queries.pending_offers_of(db=db, rider_ids=rider_ids)
+    return {rider_id: [offer_frame(offer, order) for offer, order in offers]
+            for rider_id, offers in pending.items()}

@@ -92,10 +92,14 @@ async def outcomes(*, db: Db, region: str, since: dt.datetime, until: dt.datetim
     return Counter({str(state): int(n) for state, n in rows})
 
 
-async def pending_offers_of(*, db: Db, rider_id: str) -> list[tuple[OfferRow, OrderRow]]:
-    """A rider's pending offers with their orders, oldest first (replayed on reconnect)."""
+async def pending_offers_of(*, db: Db, rider_ids: list[str]
+                            ) -> dict[str, list[tuple[OfferRow, OrderRow]]]:
+    """Each rider's pending offers with their orders, oldest first (replayed on reconnect)."""
+    found: dict[str, list[tuple[OfferRow, OrderRow]]] = {rider_id: [] for rider_id in rider_ids}
     async with db() as session:
-        return [(offer, order) for offer, order in (await session.execute(select(
-            OfferRow, OrderRow).join(OrderRow, OrderRow.id == OfferRow.order_id).where(
-            OfferRow.rider_id == rider_id, OfferRow.state == "pending",
-        ).order_by(OfferRow.created_at))).all()]
+        for offer, order in (await session.execute(select(OfferRow, OrderRow).join(
+                OrderRow, OrderRow.id == OfferRow.order_id).where(
+                OfferRow.rider_id.in_(rider_ids), OfferRow.state == "pending",
+        ).order_by(OfferRow.created_at))).all():
+            found[offer.rider_id].append((offer, order))
+    return found
