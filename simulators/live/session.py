@@ -151,7 +151,9 @@ class RiderSession:
 
     async def _tick(self) -> None:
         now = self.env.clock.now()
-        if self.ws is not None and self.agent.dropout_due(now):
+        # A drop-out that falls due while offline is skipped (and the next one scheduled):
+        # left due, it would make every tick due at once and spin this task.
+        if self.agent.dropout_due(now) and self.ws is not None:
             await self._drop()
         if now >= self.agent.next_fix_s:
             await self._record_fix(now)

@@ -1,0 +1,38 @@
+"""The rider app's session loop: a disconnected rider waits for its next due moment."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from simulators.city import RiderProfile
+from simulators.live.agent import RiderAgent
+from simulators.live.api import Account, ServiceApi
+from simulators.live.clock import SimClock
+from simulators.live.journal import Journal, StreamStats
+from simulators.live.params import AgentParams, LiveParams
+from simulators.live.session import FleetEnv, RiderSession
+
+PROFILE = RiderProfile(index=0, vehicle="bicycle", lat=52.52, lng=13.40, shift_start_s=0.0,
+                       shift_end_s=10_000.0, accept_prob=1.0)
+
+
+@pytest.mark.asyncio
+async def test_a_dropout_due_while_disconnected_does_not_keep_the_rider_due() -> None:
+    clock = SimClock.starting_now(speed=10.0, sim_start_s=0.0)
+    api = ServiceApi("http://127.0.0.1:9")  # never called: nothing here needs the service
+    env = FleetEnv(ws_url="ws://127.0.0.1:9/", clock=clock, api=api, params=LiveParams(),
+                   stats=StreamStats(), journal=Journal())
+    agent = RiderAgent(PROFILE, AgentParams(dropouts_per_hour=60.0), random.Random(1), 0.0,
+                       PROFILE.shift_end_s)
+    session = RiderSession(agent, Account(user_id="r0", token="t"), env)
+    try:
+        await asyncio.sleep(0.05)
+        agent.next_dropout_s = clock.now() - 1.0  # fell due while the rider was offline
+        await session._tick()
+        assert session.ws is None
+        assert agent.next_due_s() > clock.now()  # so the loop sleeps instead of spinning
+    finally:
+        await api.close()
