@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     max_future_skew_s: float = Field(120.0, ge=0)
     max_fix_age_s: float = Field(86_400.0, gt=0)
     auth_timeout_s: float = Field(10.0, gt=0)
-    max_opening_riders: int = Field(2000, ge=1)  # hellos awaiting their welcome, per worker
+    max_opening_riders: int = Field(10_000, ge=1)  # hellos awaiting their welcome, per worker
     offline_grace_s: float = Field(30.0, ge=0)
     ping_interval_s: float = Field(20.0, gt=0)
     ping_timeout_s: float = Field(20.0, gt=0)

@@ -72,3 +72,23 @@ class SimClock:
         return cls(speed=data["speed"], sim_start_s=data["sim_start_s"],
                    loop_start=loop_now + (data["epoch_start"] - epoch_now),
                    epoch_start=data["epoch_start"])
+
+
+class Pacer:
+    """Hands out wall-clock slots at most `per_s` a second, in the order they are asked for
+    (the riders' first connections: a fleet whose shifts start together would otherwise
+    connect in the same instant)."""
+
+    def __init__(self, per_s: float) -> None:
+        if not per_s > 0:
+            raise ValueError("per_s must be > 0")
+        self.gap_s = 1.0 / per_s
+        self.next_slot = -float("inf")
+
+    async def slot(self) -> None:
+        """Return at this caller's slot: now, or `1 / per_s` after the previous slot."""
+        loop = asyncio.get_running_loop()
+        at = max(loop.time(), self.next_slot)
+        self.next_slot = at + self.gap_s
+        if at > loop.time():
+            await asyncio.sleep(at - loop.time())

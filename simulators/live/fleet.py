@@ -29,11 +29,8 @@ class Fleet:
         self.tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        """Start every session; the i-th connects `i / connect_per_s` seconds from now."""
-        loop = asyncio.get_running_loop()
-        start, rate = loop.time(), self.env.params.connect_per_s
-        self.tasks = [asyncio.create_task(session.run(start + i / rate))
-                      for i, session in enumerate(self.sessions)]
+        """Start every session (each connects before its shift, paced by `env.pacer`)."""
+        self.tasks = [asyncio.create_task(session.run()) for session in self.sessions]
 
     def connected(self) -> int:
         """Riders whose websocket is open now."""

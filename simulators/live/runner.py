@@ -17,7 +17,7 @@ from typing import Any
 from simulators.city import Scenario
 from simulators.live import api as service_api
 from simulators.live import reconcile, scrape
-from simulators.live.clock import SimClock
+from simulators.live.clock import Pacer, SimClock
 from simulators.live.fleet import Fleet
 from simulators.live.journal import Journal, StreamStats
 from simulators.live.orders import OrderGenerator
@@ -123,7 +123,7 @@ async def _run(api: service_api.ServiceApi, target: Target, scenario: Scenario,
     clock = SimClock.starting_now(params.speed, city.start_s, lead_s=ramp_s + 2.0)
     stats, journal = StreamStats(), Journal()
     env = FleetEnv(ws_url=target.ws_url, clock=clock, api=api, params=params, stats=stats,
-                   journal=journal)
+                   journal=journal, pacer=Pacer(params.connect_per_s), connect_lead_s=ramp_s)
     fleet = Fleet(env, list(zip(scenario.riders, accounts.riders, strict=True)), scenario.seed,
                   city.full_shifts)
     generator = OrderGenerator(api, clock, scenario, accounts.merchants, accounts.customers,

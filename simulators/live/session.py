@@ -22,7 +22,7 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from simulators.live.agent import Action, RiderAgent
 from simulators.live.api import Account, ServiceApi
-from simulators.live.clock import SimClock
+from simulators.live.clock import Pacer, SimClock
 from simulators.live.journal import Journal, StreamStats
 from simulators.live.params import LiveParams
 
@@ -43,6 +43,8 @@ class FleetEnv:
     params: LiveParams
     stats: StreamStats
     journal: Journal
+    pacer: Pacer | None = None  # paces first connections; None connects at once
+    connect_lead_s: float = 0.0  # wall seconds before its shift that a rider connects
 
 
 class RiderSession:
@@ -58,14 +60,21 @@ class RiderSession:
         self.failures = 0  # connection attempts failed or cut by the server in a row
         self.finished = False
 
-    async def run(self, first_connect_at: float) -> None:
-        """Ride until the shift ends (or the task is cancelled)."""
+    async def run(self) -> None:
+        """Ride until the shift ends (or the task is cancelled).
+
+        The app opens `connect_lead_s` before the shift starts, at the next of the fleet's
+        paced connection slots (`Pacer`)."""
         loop = asyncio.get_running_loop()
-        self.reconnect_at = max(first_connect_at,
-                                self.env.clock.loop_of(self.agent.profile.shift_start_s))
+        env = self.env
+        self.reconnect_at = env.clock.loop_of(self.agent.profile.shift_start_s) - env.connect_lead_s
+        first = True
         try:
             while not self.finished:
                 if self.ws is None and loop.time() >= self.reconnect_at:
+                    if first and env.pacer is not None:
+                        await env.pacer.slot()
+                    first = False
                     await self._connect()
                 wake = self.env.clock.loop_of(self.agent.next_due_s())
                 if self.ws is None:

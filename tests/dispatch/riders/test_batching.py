@@ -10,15 +10,18 @@ from hypothesis import strategies as st
 
 from dispatch.riders.batching import Batcher
 
+
 class Recorder:
     """A fetch that squares its keys after a yield, and records each call's keys."""
 
     def __init__(self, fail_on: int | None = None, skip: int | None = None) -> None:
         self.calls: list[list[int]] = []
+        self.called = asyncio.Event()
         self.fail_on, self.skip = fail_on, skip
 
     async def __call__(self, keys: list[int]) -> dict[int, int]:
         self.calls.append(list(keys))
+        self.called.set()
         await asyncio.sleep(0.001)
         if self.fail_on in keys:
             raise ConnectionError("backend down")
@@ -42,8 +45,7 @@ async def test_a_key_asked_twice_at_once_is_fetched_once() -> None:
     fetch = Recorder()
     batcher = Batcher(fetch)
     first = asyncio.ensure_future(batcher.get(1))
-    while not fetch.calls:
-        await asyncio.sleep(0)
+    await fetch.called.wait()
     assert await asyncio.gather(batcher.get(7), batcher.get(7), first) == [49, 49, 1]
     assert sum(keys.count(7) for keys in fetch.calls) == 1
 
@@ -53,8 +55,7 @@ async def test_a_failed_call_fails_its_batch_and_the_next_batch_still_runs() -> 
     fetch = Recorder(fail_on=3)
     batcher = Batcher(fetch)
     first = asyncio.ensure_future(batcher.get(1))
-    while not fetch.calls:  # key 1 alone in the first call; 2 and 3 in the next
-        await asyncio.sleep(0)
+    await fetch.called.wait()  # key 1 alone in the first call; 2 and 3 in the next
     results = await asyncio.gather(batcher.get(2), batcher.get(3), first,
                                    return_exceptions=True)
     assert isinstance(results[0], ConnectionError) and isinstance(results[1], ConnectionError)

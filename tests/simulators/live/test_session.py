@@ -1,8 +1,10 @@
-"""The rider app's session loop: a disconnected rider waits for its next due moment."""
+"""The rider app's session loop: a disconnected rider waits for its next due moment; first
+connections are paced."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 
 import pytest
@@ -10,7 +12,7 @@ import pytest
 from simulators.city import RiderProfile
 from simulators.live.agent import RiderAgent
 from simulators.live.api import Account, ServiceApi
-from simulators.live.clock import SimClock
+from simulators.live.clock import Pacer, SimClock
 from simulators.live.journal import Journal, StreamStats
 from simulators.live.params import AgentParams, LiveParams
 from simulators.live.session import FleetEnv, RiderSession
@@ -36,3 +38,18 @@ async def test_a_dropout_due_while_disconnected_does_not_keep_the_rider_due() ->
         assert agent.next_due_s() > clock.now()  # so the loop sleeps instead of spinning
     finally:
         await api.close()
+
+
+@pytest.mark.asyncio
+async def test_first_connections_are_paced_in_the_order_asked() -> None:
+    pacer = Pacer(per_s=50.0)
+    loop = asyncio.get_running_loop()
+    times: list[tuple[int, float]] = []
+
+    async def rider(index: int) -> None:
+        await pacer.slot()
+        times.append((index, loop.time()))
+    await asyncio.gather(*(rider(i) for i in range(5)))
+    assert [index for index, _ in times] == list(range(5))
+    gaps = [later - earlier for (_, earlier), (_, later) in itertools.pairwise(times)]
+    assert all(gap >= 0.02 - 1e-3 for gap in gaps)
