@@ -9,6 +9,7 @@ connection never waits on Redis between two frames.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from dispatch.live.writer import PositionWriter
 from dispatch.metrics import Metrics
 from dispatch.riders import protocol as p
 from dispatch.riders.ratelimit import FloodGuard
+
+log = logging.getLogger(__name__)
 
 Send = Callable[[bytes], None]
 # (rider_id, region, order_id, accept) -> the reply frame; raises `DispatchError`s.
@@ -188,7 +191,9 @@ class RiderSession:
         except DispatchError as err:
             self._error(err, order_id=order_id)
             return
-        except (SQLAlchemyError, OSError):
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("offer answer not recorded", extra={
+                "rider": self.rider_id, "order": order_id, "error": str(exc)})
             self._error(p.StoreUnavailable("the answer was not recorded; send it again"),
                         order_id=order_id)
             return
