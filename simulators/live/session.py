@@ -56,6 +56,7 @@ class RiderSession:
         self.unacked: deque[dict[str, Any]] = deque()
         self.seen_offers: set[str] = set()
         self.offer_routes: dict[str, list[dict[str, Any]]] = {}
+        self.answers_sent: dict[str, bool] = {}  # order id -> accepted, until confirmed
         self.reconnect_at = 0.0  # loop time
         self.failures = 0  # connection attempts failed or cut by the server in a row
         self.finished = False
@@ -205,6 +206,7 @@ class RiderSession:
         self.env.stats.counts["accepts" if accept else "rejects"] += 1
         verb = "accept" if accept else "reject"
         if self.ws is not None:
+            self.answers_sent[order_id] = accept
             await self._send({"type": f"offer.{verb}", "order_id": order_id})
             return
         reply = await self.env.api.call("POST", f"/v1/orders/{order_id}/{verb}",
@@ -218,6 +220,7 @@ class RiderSession:
         self.env.journal.note(order_id, "accept", time.time())
         self.env.journal.events[order_id]["rider"] = self.agent.profile.index
         self.offer_routes.pop(order_id, None)
+        self.answers_sent.pop(order_id, None)
         if route is not None:
             self.agent.set_route(route, self.env.clock.now())
 
@@ -248,9 +251,25 @@ class RiderSession:
             self._offer(frame)
         elif kind == "offer.accepted":
             self._accepted(str(frame["order_id"]), list(frame.get("route") or []))
+        elif kind == "offer.rejected":
+            self.answers_sent.pop(str(frame["order_id"]), None)
         elif kind == "error":
             code = str(frame.get("code"))
             stats.errors["offer_" + code if "order_id" in frame else code] += 1
+            if "order_id" in frame:
+                order_id = str(frame["order_id"])
+                if code == "store.unavailable":
+                    self._answer_again(order_id)
+                else:  # the offer lapsed or was withdrawn: nothing to answer any more
+                    self.answers_sent.pop(order_id, None)
+
+    def _answer_again(self, order_id: str) -> None:
+        """The service did not record our answer: send it again after a second (wall)."""
+        accept = self.answers_sent.pop(order_id, None)
+        if accept is not None:
+            self.env.stats.counts["answers_resent"] += 1
+            self.agent.answers.append((self.env.clock.now() + self.env.clock.speed, order_id,
+                                       accept))
 
     def _offer(self, frame: dict[str, Any]) -> None:
         if frame["offer_id"] in self.seen_offers:

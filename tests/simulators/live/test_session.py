@@ -21,15 +21,20 @@ PROFILE = RiderProfile(index=0, vehicle="bicycle", lat=52.52, lng=13.40, shift_s
                        shift_end_s=10_000.0, accept_prob=1.0)
 
 
-@pytest.mark.asyncio
-async def test_a_dropout_due_while_disconnected_does_not_keep_the_rider_due() -> None:
+def offline_session(api: ServiceApi) -> tuple[RiderSession, RiderAgent, SimClock]:
+    """A rider session that never connected (nothing here needs the service)."""
     clock = SimClock.starting_now(speed=10.0, sim_start_s=0.0)
-    api = ServiceApi("http://127.0.0.1:9")  # never called: nothing here needs the service
     env = FleetEnv(ws_url="ws://127.0.0.1:9/", clock=clock, api=api, params=LiveParams(),
                    stats=StreamStats(), journal=Journal())
     agent = RiderAgent(PROFILE, AgentParams(dropouts_per_hour=60.0), random.Random(1), 0.0,
                        PROFILE.shift_end_s)
-    session = RiderSession(agent, Account(user_id="r0", token="t"), env)
+    return RiderSession(agent, Account(user_id="r0", token="t"), env), agent, clock
+
+
+@pytest.mark.asyncio
+async def test_a_dropout_due_while_disconnected_does_not_keep_the_rider_due() -> None:
+    api = ServiceApi("http://127.0.0.1:9")
+    session, agent, clock = offline_session(api)
     try:
         await asyncio.sleep(0.05)
         agent.next_dropout_s = clock.now() - 1.0  # fell due while the rider was offline
@@ -53,3 +58,18 @@ async def test_first_connections_are_paced_in_the_order_asked() -> None:
     assert [index for index, _ in times] == list(range(5))
     gaps = [later - earlier for (_, earlier), (_, later) in itertools.pairwise(times)]
     assert all(gap >= 0.02 - 1e-3 for gap in gaps)
+
+
+@pytest.mark.asyncio
+async def test_an_answer_the_service_did_not_record_is_sent_again() -> None:
+    api = ServiceApi("http://127.0.0.1:9")
+    session, agent, clock = offline_session(api)
+    try:
+        session.answers_sent.update({"o1": True, "o2": False})
+        await session._on_frame({"type": "error", "code": "store.unavailable", "order_id": "o1"})
+        await session._on_frame({"type": "error", "code": "object.conflict", "order_id": "o2"})
+        assert [(order, accept) for _, order, accept in agent.answers] == [("o1", True)]
+        assert agent.answers[0][0] > clock.now()  # after a pause, not at once
+        assert session.answers_sent == {}
+    finally:
+        await api.close()
