@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     batch_max_orders: int = Field(2000, ge=1)  # oldest first; the rest wait for a later batch
     lease_ttl_s: float = Field(6.0, gt=0)  # a dead optimizer's region is free after this
     offer_timeout_s: int = Field(30, ge=1, le=3600)
+    # A rider who declined an order, let its offer lapse or went away holding it is not
+    # offered that order again for this long (then it may be, if still nobody took it).
+    offer_exclusion_s: float = Field(900.0, ge=0)
     rider_capacity: int = Field(3, ge=1, le=20)  # orders a rider may hold at once
     candidate_radius_m: float = Field(5000.0, gt=0)
     candidate_riders: int = Field(24, ge=1, le=200)  # nearest riders fetched per pickup

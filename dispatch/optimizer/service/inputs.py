@@ -8,6 +8,7 @@ each keeps its carried stops in the order of its current route.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -81,7 +82,9 @@ async def gather_input(*, db: queries.Db, store: LiveStore, region: str, params:
     pool = await list_pending(db=db, region=region, limit=params.max_orders)
     if not pool:
         return BatchInput(now_s=now_s, pool={}, orders=[], riders=[])
-    excluded = await queries.exclusions(db=db, order_ids=[o.id for o in pool])
+    excluded = await queries.exclusions(
+        db=db, order_ids=[o.id for o in pool],
+        since=dt.datetime.fromtimestamp(now_s - params.exclusion_s, dt.UTC))
     nearby = await _nearby(store, region, pool, params)
     book = await queries.rider_book(db=db, rider_ids=sorted(nearby))
     riders = [

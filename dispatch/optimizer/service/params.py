@@ -18,6 +18,7 @@ class LoopParams:
     offer_timeout_s: int = 30
     rider_capacity: int = 3
     stale_after_s: float = 60.0
+    exclusion_s: float = 900.0  # a rider who declined an order is not offered it again so soon
     batch: BatchParams = field(default_factory=BatchParams)
 
     def __post_init__(self) -> None:
@@ -28,6 +29,8 @@ class LoopParams:
                              "two batches")
         if min(self.max_orders, self.offer_timeout_s, self.rider_capacity) < 1:
             raise ValueError("max_orders, offer_timeout_s and rider_capacity must be >= 1")
+        if self.exclusion_s < 0:
+            raise ValueError("exclusion_s must be >= 0")
 
     @property
     def candidate_radius_m(self) -> float:
@@ -51,6 +54,7 @@ class LoopParams:
             interval_s=settings.batch_interval_s, lease_ttl_s=settings.lease_ttl_s,
             max_orders=settings.batch_max_orders, offer_timeout_s=settings.offer_timeout_s,
             rider_capacity=settings.rider_capacity, stale_after_s=settings.stale_after_s,
+            exclusion_s=settings.offer_exclusion_s,
             batch=BatchParams(time_limit_s=settings.batch_time_limit_s,
                               candidate_radius_m=settings.candidate_radius_m,
                               candidate_count=settings.candidate_riders,

@@ -60,15 +60,18 @@ async def _last_routes(session: AsyncSession, carried: dict[str, list[OrderRow]]
     return routes
 
 
-async def exclusions(*, db: Db, order_ids: list[str]) -> dict[str, frozenset[str]]:
-    """Per order, the riders who declined it, let its offer lapse, or went away holding it."""
+async def exclusions(*, db: Db, order_ids: list[str], since: dt.datetime
+                     ) -> dict[str, frozenset[str]]:
+    """Per order, the riders who declined it, let its offer lapse, or went away holding it,
+    since `since`."""
     found: dict[str, set[str]] = defaultdict(set)
     if order_ids:
         async with db() as session:
             for order_id, rider_id in (await session.execute(select(
                     OfferRow.order_id, OfferRow.rider_id).where(
                     OfferRow.order_id.in_(order_ids),
-                    OfferRow.state.in_(OFFER_CLOSED_FOR_RIDER)))).all():
+                    OfferRow.state.in_(OFFER_CLOSED_FOR_RIDER),
+                    OfferRow.answered_at >= since))).all():
                 found[order_id].add(rider_id)
     return {order_id: frozenset(riders) for order_id, riders in found.items()}
 

@@ -78,6 +78,24 @@ async def test_a_rejected_order_goes_to_another_rider_never_back_to_the_one_who_
     assert (await states(fast.services.db, [order_id]))[order_id] == "assigned"
 
 
+async def test_a_declined_order_may_return_to_the_rider_after_the_exclusion_window(
+    make_settings: Callable[..., Settings],
+) -> None:
+    # The only rider near declined it: after `offer_exclusion_s` it is offered again, not
+    # left in the pool for ever.
+    async with run_service(make_settings(**FAST, offer_exclusion_s=1)) as service, \
+            httpx.AsyncClient(base_url=service.http, timeout=30) as client:
+        world = await make_world(service, client)
+        async with rider_app(service.ws, world.rider.token, world.rider.id) as rider:
+            order_id = await world.order()
+            await rider.offer(order_id=order_id)
+            assert (await rider.answer(order_id, accept=False))["type"] == "offer.rejected"
+            await rider.offer(order_id=order_id)
+            assert (await rider.answer(order_id, accept=True))["type"] == "offer.accepted"
+        assert await check_exactly_once(service.services.db, [order_id]) == {
+            order_id: "assigned"}
+
+
 async def _offered_to(fast: RunningService, order_id: str) -> str | None:
     from dispatch.orders.offers import get_live_offer  # noqa: PLC0415
 
