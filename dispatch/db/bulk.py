@@ -34,17 +34,20 @@ def among(session: AsyncSession, column: ColumnElement[Any] | QueryableAttribute
 
 async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]
                       ) -> None:
-    """Insert rows (all with the same keys) in the session's transaction: COPY on PostgreSQL."""
+    """Insert rows (mappings with the same keys; other keys than the table's columns are
+    ignored) in the session's transaction: COPY on PostgreSQL."""
     if not rows:
         return
     if dialect_of(session) != "postgresql":
-        await session.execute(table.insert(), list(rows))
+        names = [column.key for column in table.columns if column.key in rows[0]]
+        await session.execute(table.insert(), [{n: row[n] for n in names} for row in rows])
         return
-    names = list(rows[0])
-    json_columns = [isinstance(table.c[name].type, JSON) for name in names]
-    records = [tuple(_dumps(v) if is_json and v is not None else v
-                     for v, is_json in zip(row.values(), json_columns, strict=True))
-               for row in rows]
+    names = [column.key for column in table.columns if column.key in rows[0]]
+    json = {name for name in names if isinstance(table.c[name].type, JSON)}
+    # A generator: each record dies as soon as it is sent, so the thousands of them never
+    # live long enough to make the garbage collector walk the whole heap.
+    records = (tuple(_dumps(row[name]) if name in json and row[name] is not None
+                     else row[name] for name in names) for row in rows)
     driver = await _driver(session)
     try:
         await driver.copy_records_to_table(table.name, columns=names, records=records)

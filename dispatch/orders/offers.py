@@ -92,21 +92,24 @@ async def _check_riders(session: AsyncSession, batch: Sequence[Offer], capacity:
                                     rider_id=rider, capacity=capacity)
 
 
-def _offer_rows(batch: Sequence[Offer], now: dt.datetime) -> list[dict[str, Any]]:
-    """The offers' column values; a route shared by several offers is dumped once."""
+def _new_offers(batch: Sequence[Offer], now: dt.datetime) -> list[OfferRow]:
+    """The offers as rows to insert; a route shared by several offers is dumped once."""
     dumped: dict[int, list[dict[str, Any]]] = {}
-    rows = []
-    for offer in batch:
-        route = offer.route
-        if isinstance(offer, OfferIn) and offer.route is not None:
-            route = dumped.get(id(offer.route))
-            if route is None:
-                route = dumped[id(offer.route)] = ROUTE.dump_python(offer.route)
-        rows.append({"id": new_id("off"), "order_id": offer.order_id,
-                     "rider_id": offer.rider_id, "state": "pending", "created_at": now,
-                     "expires_at": now + dt.timedelta(seconds=offer.expires_in_s),
-                     "answered_at": None, "route": route})
-    return rows
+
+    def route(offer: Offer) -> list[dict[str, Any]] | None:
+        if isinstance(offer, PlannedOffer):
+            return offer.route
+        if offer.route is None:
+            return None
+        if (stored := dumped.get(id(offer.route))) is None:
+            stored = dumped[id(offer.route)] = ROUTE.dump_python(offer.route)
+        return stored
+
+    return loaded(OfferRow, ({
+        "id": new_id("off"), "order_id": offer.order_id, "rider_id": offer.rider_id,
+        "state": "pending", "created_at": now,
+        "expires_at": now + dt.timedelta(seconds=offer.expires_in_s), "answered_at": None,
+        "route": route(offer)} for offer in batch))
 
 
 async def record_offers(*, db: Db, batch: Sequence[Offer], rider_capacity: int,
@@ -118,11 +121,11 @@ async def record_offers(*, db: Db, batch: Sequence[Offer], rider_capacity: int,
             await guard(session)
         orders = await _load(session, batch)
         await _check_riders(session, batch, rider_capacity)
-        rows = _offer_rows(batch, now)
-        await insert_rows(session, table(OfferRow), rows)
+        offers = _new_offers(batch, now)
+        await insert_rows(session, table(OfferRow), [vars(offer) for offer in offers])
         await move_many(session, [(orders[offer.order_id], {"rider_offered": offer.rider_id})
                                   for offer in batch], S.OFFERED)
-    return loaded(OfferRow, rows)
+    return offers
 
 
 async def expire_offers(*, db: Db, now: dt.datetime | None = None) -> int:

@@ -18,12 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dispatch.errors import IllegalTransition, RiderOverCapacity
 from dispatch.live.store import LiveStore
 from dispatch.optimizer.core import Plan
+from dispatch.optimizer.core.heap import frozen_heap
 from dispatch.optimizer.service import fences
 from dispatch.optimizer.service.params import LoopParams
 from dispatch.optimizer.service.routes import planned_route
 from dispatch.optimizer.service.sweep import liveness
 from dispatch.orders.models import OfferRow
-from dispatch.orders.offers import PlannedOffer, record_offers
+from dispatch.orders.offers import Guard, PlannedOffer, record_offers
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,12 @@ async def write_offers(*, db: fences.Db, region: str, token: int, offers: list[P
                        rider_capacity: int) -> list[OfferRow]:
     """Commit offers in one transaction fenced by `token`, dropping a refused rider's part."""
     guard = functools.partial(_fence, region=region, token=token)
+    with frozen_heap():  # thousands of rows: see dispatch.optimizer.core.heap
+        return await _write(db, region, offers, rider_capacity, guard)
+
+
+async def _write(db: fences.Db, region: str, offers: list[PlannedOffer], rider_capacity: int,
+                 guard: Guard) -> list[OfferRow]:
     for _ in range(MAX_ATTEMPTS):
         if not offers:
             return []
