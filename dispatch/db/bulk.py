@@ -9,7 +9,8 @@ database, COPY ~40 ms). SQLite, a local file, gets the portable forms.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from operator import itemgetter
 from typing import Any, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
@@ -38,16 +39,11 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Mappin
     ignored) in the session's transaction: COPY on PostgreSQL."""
     if not rows:
         return
+    names = [column.key for column in table.columns if column.key in rows[0]]
     if dialect_of(session) != "postgresql":
-        names = [column.key for column in table.columns if column.key in rows[0]]
         await session.execute(table.insert(), [{n: row[n] for n in names} for row in rows])
         return
-    names = [column.key for column in table.columns if column.key in rows[0]]
-    json = {name for name in names if isinstance(table.c[name].type, JSON)}
-    # A generator: each record dies as soon as it is sent, so the thousands of them never
-    # live long enough to make the garbage collector walk the whole heap.
-    records = (tuple(_dumps(row[name]) if name in json and row[name] is not None
-                     else row[name] for name in names) for row in rows)
+    records = _records(rows, names, [isinstance(table.c[n].type, JSON) for n in names])
     driver = await _driver(session)
     try:
         await driver.copy_records_to_table(table.name, columns=names, records=records)
@@ -67,8 +63,31 @@ async def _driver(session: AsyncSession) -> asyncpg.Connection:
     return driver
 
 
-def _dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
+def _records(rows: Sequence[Mapping[str, Any]], names: list[str], json: list[bool]
+             ) -> Iterator[tuple[Any, ...]]:
+    """The rows as COPY records, JSON columns dumped (a value shared by rows, once).
+
+    A generator: each record dies as soon as it is sent, so thousands of them never live
+    long enough to make the garbage collector walk the whole heap.
+    """
+    values = itemgetter(*names)
+    if len(names) == 1:
+        rows_values: Iterator[tuple[Any, ...]] = ((values(row),) for row in rows)
+    else:
+        rows_values = (values(row) for row in rows)
+    at = [i for i, is_json in enumerate(json) if is_json]
+    if not at:
+        yield from rows_values
+        return
+    dumped: dict[int, str] = {}  # by id(value): the value is alive in `rows` meanwhile
+    for record in rows_values:
+        out = list(record)
+        for i in at:
+            if (value := out[i]) is not None:
+                if (text_ := dumped.get(id(value))) is None:
+                    text_ = dumped[id(value)] = orjson.dumps(value).decode()
+                out[i] = text_
+        yield tuple(out)
 
 
 def loaded(model: type[T], rows: Iterable[Mapping[str, Any]]) -> list[T]:

@@ -34,12 +34,13 @@ MAX_ATTEMPTS = 3
 def plan_offers(plan: Plan, timeout_s: int) -> list[PlannedOffer]:
     """One offer per planned order, each carrying its rider's whole planned route."""
     offers: list[PlannedOffer] = []
-    for rider_id, rider_plan in sorted(plan.routes.items()):
-        if not rider_plan.order_ids:
-            continue
-        route = planned_route(rider_plan)
-        offers.extend(PlannedOffer(order_id, rider_id, timeout_s, route)
-                      for order_id in rider_plan.order_ids)
+    with frozen_heap():  # tens of thousands of stops: see dispatch.optimizer.core.heap
+        for rider_id, rider_plan in sorted(plan.routes.items()):
+            if not rider_plan.order_ids:
+                continue
+            route = planned_route(rider_plan)
+            offers.extend(PlannedOffer(order_id, rider_id, timeout_s, route)
+                          for order_id in rider_plan.order_ids)
     return offers
 
 
