@@ -46,7 +46,8 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Mappin
     records = _records(rows, names, [isinstance(table.c[n].type, JSON) for n in names])
     driver = await _driver(session)
     try:
-        await driver.copy_records_to_table(table.name, columns=names, records=records)
+        await driver.copy_records_to_table(table.name, columns=names, records=records,
+                                           schema_name=table.schema)
     except asyncpg.IntegrityConstraintViolationError as exc:
         raise IntegrityError(f"COPY {table.name}", None, exc) from exc
     except asyncpg.PostgresError as exc:
