@@ -23,6 +23,9 @@ from sqlalchemy.orm import QueryableAttribute, class_mapper
 from dispatch.db.base import dialect_of
 
 T = TypeVar("T")
+# Below this many rows an ordinary INSERT: COPY costs an extra round trip, which a single
+# order's move (accept, pick up, deliver) would pay on every request.
+COPY_MIN_ROWS = 64
 
 
 def among(session: AsyncSession, column: ColumnElement[Any] | QueryableAttribute[Any],
@@ -36,11 +39,11 @@ def among(session: AsyncSession, column: ColumnElement[Any] | QueryableAttribute
 async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]
                       ) -> None:
     """Insert rows (mappings with the same keys; other keys than the table's columns are
-    ignored) in the session's transaction: COPY on PostgreSQL."""
+    ignored) in the session's transaction: COPY on PostgreSQL from `COPY_MIN_ROWS` rows."""
     if not rows:
         return
     names = [column.key for column in table.columns if column.key in rows[0]]
-    if dialect_of(session) != "postgresql":
+    if dialect_of(session) != "postgresql" or len(rows) < COPY_MIN_ROWS:
         await session.execute(table.insert(), [{n: row[n] for n in names} for row in rows])
         return
     records = _records(rows, names, [isinstance(table.c[n].type, JSON) for n in names])

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from dispatch.config import Settings
 from dispatch.db.base import table
-from dispatch.db.bulk import insert_rows
+from dispatch.db.bulk import COPY_MIN_ROWS, insert_rows
 from dispatch.db.engine import create_engine, session_factory
 from dispatch.db.migrate import migrate
 from dispatch.errors import AlreadyOffered
@@ -135,13 +135,14 @@ async def test_an_order_planned_twice_is_refused_whole(db: Db) -> None:
 async def test_a_second_live_offer_of_an_order_fails_as_an_integrity_error_and_rolls_back(
     db: Db,
 ) -> None:
-    # The bulk insert under the commit (COPY on PostgreSQL) keeps the database's last
-    # guard and reports it the way SQLAlchemy would.
-    row = {"order_id": "o0", "rider_id": "r0", "state": "pending", "created_at": NOW,
-           "expires_at": NOW, "answered_at": None, "route": [{"kind": "pickup"}]}
+    # The bulk insert under the commit (COPY on PostgreSQL at this size) keeps the
+    # database's last guard and reports it the way SQLAlchemy would.
+    row = {"rider_id": "r0", "state": "pending", "created_at": NOW, "expires_at": NOW,
+           "answered_at": None, "route": [{"kind": "pickup"}]}
+    rows = [{**row, "id": f"off_{i}", "order_id": f"o{i}"} for i in range(COPY_MIN_ROWS)]
+    rows.append({**row, "id": "off_again", "order_id": "o0"})
     with pytest.raises(IntegrityError):
         async with db.begin() as session:
-            await insert_rows(session, table(OfferRow), [{**row, "id": "off_a"},
-                                                         {**row, "id": "off_b"}])
+            await insert_rows(session, table(OfferRow), rows)
     offers, _, _ = await stored(db)
     assert offers == []
