@@ -10,8 +10,12 @@ baseline, in the same run. Per size it reports:
 - time per batch (median of the repeats; wall clock, and the CPU seconds of this
   process, which other work on the machine inflates less), split into the phases the core reports:
   candidate graph, build (arrays, priced edges, bundles) and solve (greedy, flow,
-  exact model, plan); the commit to the database is measured by the service's
-  benchmark, not here;
+  exact model, plan), then the commit: the plan's offers written to a fresh
+  PostgreSQL schema (migrated by the service's own migrations, the pool's orders
+  pending, riders' accounts and carried orders in place) by the function the batch
+  loop commits with (`dispatch.optimizer.service.commit.write_offers`: the fence,
+  every order locked and moved, riders' capacity, offers and outbox events, in one
+  transaction);
 - plan cost and rider travel per order against greedy;
 - the gap to the exact optimum of the one-order-per-rider relaxation (bundling off,
   scipy's sparse min-weight full bipartite matching on the same candidate graph);
@@ -20,23 +24,32 @@ baseline, in the same run. Per size it reports:
 A "peak" instance (as many riders as orders, in the 5,000-order city) measures
 rider travel per order against greedy when riders are scarce.
 
-Run: python -m benchmarks.assignment [--quick]
+Run: python -m benchmarks.assignment [--quick] [--database-url URL]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import datetime as dt
 import math
 import os
+import secrets
 import statistics
+import sys
 import time
 from typing import Any
 
+import asyncpg
 import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
 from benchmarks._support import emit, pin_to_core
+from dispatch.config import Settings
+from dispatch.db.base import table
+from dispatch.db.engine import create_engine, session_factory
+from dispatch.db.migrate import migrate
 from dispatch.optimizer.core import (
     BatchParams,
     CarriedStop,
@@ -47,6 +60,10 @@ from dispatch.optimizer.core import (
     greedy_plan,
     solve_batch,
 )
+from dispatch.optimizer.service import fences
+from dispatch.optimizer.service.commit import plan_offers, write_offers
+from dispatch.orders.models import OrderRow
+from dispatch.users.models import UserRow
 
 CENTRE = (4.65, -74.10)  # Bogotá
 NOW = 1_800_000_000.0
@@ -56,6 +73,10 @@ SIZES = ((1_000, 5_000), (5_000, 20_000), (20_000, 80_000))
 PEAK = (5_000, 5_000, 20_000)  # orders, riders, and the rider count that sizes the city
 # Every step of the ladder runs: the benchmark measures the whole batch, not a cut one.
 PARAMS = BatchParams(time_limit_s=60.0)
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+REGION = "city"
+CAPACITY = 3  # the service's default DISPATCH_RIDER_CAPACITY, and RiderSpec's
+OFFER_TIMEOUT_S = 30
 
 
 def city(n_orders: int, n_riders: int, seed: int, city_riders: int | None = None) -> tuple[
@@ -132,25 +153,125 @@ def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float, float]:
     return out, time.perf_counter() - started, time.process_time() - cpu
 
 
-def measure(n_orders: int, n_riders: int, repeats: int) -> dict[str, Any]:
+def _at(epoch_s: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(epoch_s, dt.UTC)
+
+
+def _order_row(order_id: str, state: str, rider_id: str | None, pickup: tuple[float, float],
+               dropoff: tuple[float, float], times: tuple[float, float, float],
+               merchant_id: str) -> dict[str, Any]:
+    placed, ready, promised = (_at(t) for t in times)
+    return {"id": order_id, "customer_id": "usr_bench_customer", "merchant_id": merchant_id,
+            "region": REGION, "state": state, "pickup_lat": pickup[0], "pickup_lng": pickup[1],
+            "dropoff_lat": dropoff[0], "dropoff_lng": dropoff[1],
+            "items": [{"name": "dinner", "quantity": 1}], "amount_minor": 2500,
+            "currency": "COP", "ready_at": ready, "promised_at": promised,
+            "rider_id": rider_id, "created_at": placed, "updated_at": placed}
+
+
+def seed_rows(orders: list[OrderSpec], riders: list[RiderSpec]
+              ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Riders' accounts; the pool's orders (pending) and the ones riders carry (picked up)."""
+    users = [{"id": r.rider_id, "email": f"{r.rider_id}@bench.invalid", "password_hash": "-",
+              "role": "rider", "region": REGION, "active": True, "created_at": _at(NOW - 86_400)}
+             for r in riders]
+    rows = [_order_row(o.order_id, "pending_dispatch", None, (o.pickup_lat, o.pickup_lng),
+                       (o.dropoff_lat, o.dropoff_lng), (o.placed_s, o.ready_s, o.promised_s),
+                       o.merchant_id or "m")
+            for o in orders]
+    rows.extend(_order_row(stop.order_id, "picked_up", r.rider_id, (stop.lat, stop.lng),
+                           (stop.lat, stop.lng), (NOW - 1_500, NOW - 900, stop.promised_s), "m")
+                for r in riders for stop in r.carried)
+    return users, rows
+
+
+# Between two timed commits: the pool back as it was, offers and events gone, statistics fresh.
+RESET = ("DELETE FROM offers", "DELETE FROM outbox",
+         "UPDATE orders SET state = 'pending_dispatch' WHERE state = 'offered'")
+
+
+async def _reset(url: str, schema: str) -> None:
+    conn = await asyncpg.connect(url, server_settings={"search_path": schema})
+    try:
+        async with conn.transaction():
+            for statement in RESET:
+                await conn.execute(statement)
+        await conn.execute("VACUUM ANALYZE orders, offers, outbox, users")
+    finally:
+        await conn.close()
+
+
+async def commit_phase(url: str, orders: list[OrderSpec], riders: list[RiderSpec], plan: Plan,
+                       repeats: int) -> dict[str, Any]:
+    """Median seconds to commit the plan on a fresh PostgreSQL schema, as the batch loop does."""
+    schema = f"bench_{secrets.token_hex(4)}"
+    engine = create_engine(Settings(database_url=url, database_schema=schema))
+    try:
+        await migrate(engine, schema=schema)
+        db = session_factory(engine)
+        users, rows = seed_rows(orders, riders)
+        async with db.begin() as session:
+            await session.execute(table(UserRow).insert(), users)
+            await session.execute(table(OrderRow).insert(), rows)
+        token = await fences.stored_token(db=db, region=REGION) + 1
+        assert await fences.register_token(db=db, region=REGION, token=token)
+        walls, cpus, written = [], [], 0
+        for _ in range(repeats):
+            await _reset(url, schema)
+            started, cpu = time.perf_counter(), time.process_time()
+            offers = plan_offers(plan, OFFER_TIMEOUT_S)
+            written = len(await write_offers(db=db, region=REGION, token=token, offers=offers,
+                                             rider_capacity=CAPACITY))
+            walls.append(time.perf_counter() - started)
+            cpus.append(time.process_time() - cpu)
+            if written != len(offers):
+                raise RuntimeError(f"committed {written} of {len(offers)} offers")
+    finally:
+        await engine.dispose()
+        conn = await asyncpg.connect(url)
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await conn.close()
+    return {"commit_s_median": statistics.median(walls),
+            "commit_cpu_s_median": statistics.median(cpus), "commit_offers": written}
+
+
+async def postgres_problem(url: str) -> str | None:
+    """None if PostgreSQL answers at `url`, else why not."""
+    try:
+        conn = await asyncio.wait_for(asyncpg.connect(url), 5)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    await conn.close()
+    return None
+
+
+NO_COMMIT = {"commit_s_median": None, "commit_cpu_s_median": None, "commit_offers": None}
+
+
+def measure(n_orders: int, n_riders: int, repeats: int, database_url: str | None
+            ) -> dict[str, Any]:
     """All the figures of one size."""
     orders, riders = city(n_orders, n_riders, seed=n_orders)
     solve_batch(orders, riders, PARAMS, now_s=NOW)  # warm-up: imports, caches, allocator
-    plans, walls, cpus, greedy_walls = [], [], [], []
+    # Only the latest plan is kept, as in the service: older ones would swell the heap that
+    # the garbage collector walks, and slow what follows for no reason the service has.
+    timings, walls, cpus, greedy_walls = [], [], [], []
     for _ in range(repeats):
         plan, wall, cpu = timed(solve_batch, orders, riders, PARAMS, now_s=NOW)
         greedy, greedy_wall, _ = timed(greedy_plan, orders, riders, PARAMS, now_s=NOW)
-        plans.append(plan)
+        timings.append(plan.timings)
         walls.append(wall)
         cpus.append(cpu)
         greedy_walls.append(greedy_wall)
-    plan = plans[-1]
     singles = solve_batch(orders, riders, BatchParams(time_limit_s=60.0, bundling=False),
                           now_s=NOW)
     exact, exact_s = exact_relaxation(orders, riders)
+    committed = NO_COMMIT if database_url is None else asyncio.run(
+        commit_phase(database_url, orders, riders, plan, repeats))
+    commit_s = committed["commit_s_median"]
 
     def median(key: str) -> float:
-        return statistics.median(p.timings[key] for p in plans)
+        return float(statistics.median(t[key] for t in timings))
 
     return {
         "orders": n_orders, "riders": n_riders, "repeats": repeats,
@@ -158,7 +279,8 @@ def measure(n_orders: int, n_riders: int, repeats: int) -> dict[str, Any]:
         "batch_cpu_s_median": statistics.median(cpus),
         "load_avg_1m": os.getloadavg()[0],
         "candidates_s_median": median("candidates_s"), "build_s_median": median("build_s"),
-        "solve_s_median": median("solve_s"),
+        "solve_s_median": median("solve_s"), **committed,
+        "total_s_median": None if commit_s is None else statistics.median(walls) + commit_s,
         "greedy_s_median": statistics.median(greedy_walls),
         "time_vs_greedy": statistics.median(walls) / statistics.median(greedy_walls),
         "candidates": plan.stats["candidates"], "edges": plan.stats["edges"],
@@ -197,23 +319,33 @@ def peak() -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the two smaller sizes, fewer repeats")
+    parser.add_argument("--database-url", default=os.environ.get(
+        "DISPATCH_TEST_DATABASE_URL", DEFAULT_PG), help="PostgreSQL to time the commit on")
     args = parser.parse_args()
+    database_url: str | None = args.database_url
+    if (problem := asyncio.run(postgres_problem(args.database_url))) is not None:
+        print(f"!!! COMMIT NOT MEASURED: no PostgreSQL at {args.database_url}: {problem}",
+              file=sys.stderr, flush=True)
+        database_url = None
     pin_to_core(0)
     sizes = SIZES[:2] if args.quick else SIZES
     by_size = {}
     for n_orders, n_riders in sizes:
         repeats = (3 if n_orders <= 1_000 else 2) if args.quick else (7 if n_orders <= 5_000 else 5)
-        figures = measure(n_orders, n_riders, repeats)
+        figures = measure(n_orders, n_riders, repeats, database_url)
         by_size[f"{n_orders}x{n_riders}"] = figures
         print(f"--- {n_orders:,} orders x {n_riders:,} riders ({repeats} repeats, medians)")
         for key, value in figures.items():
             print(f"{key:>28}: {value:.4g}" if isinstance(value, float) else f"{key:>28}: {value}")
+    if database_url is None:
+        print("!!! commit_s_median is null: PostgreSQL was unreachable", file=sys.stderr)
     at_peak = peak()
     print(f"--- peak: {at_peak['orders']:,} orders x {at_peak['riders']:,} riders")
     for key, value in at_peak.items():
         print(f"{key:>28}: {value:.4g}" if isinstance(value, float) else f"{key:>28}: {value}")
     emit({**figures, "travel_vs_greedy_peak_pct": at_peak["travel_vs_greedy_pct"],
-          "peak": at_peak, "by_size": by_size, "quick": args.quick})
+          "peak": at_peak, "by_size": by_size, "quick": args.quick,
+          "commit_database": None if database_url is None else "postgresql"})
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ same transaction and made after it (see `dispatch.payments.service`).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -15,6 +17,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from dispatch.auth.tokens import Principal
 from dispatch.db.base import table, utcnow
+from dispatch.db.bulk import among, insert_rows
 from dispatch.errors import Conflict, Forbidden, OrderNotFound
 from dispatch.orders.access import require_role, visible_to
 from dispatch.orders.models import OfferRow, OrderRow
@@ -43,7 +46,23 @@ async def move(session: AsyncSession, order: OrderRow, target: OrderState, **pay
     await move_many(session, [(order, payload)], target)
 
 
-async def move_many(session: AsyncSession, moves: list[tuple[OrderRow, dict[str, object]]],
+class Movable(Protocol):
+    """What a move needs of a locked order: an ORM row, or a Core row of these columns."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def region(self) -> str: ...
+    @property
+    def rider_id(self) -> str | None: ...
+
+
+MOVABLE = (OrderRow.id, OrderRow.state, OrderRow.region, OrderRow.rider_id)
+
+
+async def move_many(session: AsyncSession, moves: Sequence[tuple[Movable, dict[str, object]]],
                     target: OrderState) -> None:
     """Move locked orders to `target` (each with its own event payload), events in one insert."""
     if not moves:
@@ -56,14 +75,15 @@ async def move_many(session: AsyncSession, moves: list[tuple[OrderRow, dict[str,
                             state=target.value, previous=order.state, rider_id=order.rider_id,
                             **payload))
     # One UPDATE for all (they share the new state) instead of a unit-of-work flush per row;
-    # the loaded rows are then told their new values as already stored.
+    # loaded ORM rows are then told their new values as already stored.
     ids = [order.id for order, _ in moves]
-    await session.execute(table(OrderRow).update().where(table(OrderRow).c.id.in_(ids))
+    await session.execute(table(OrderRow).update().where(among(session, table(OrderRow).c.id, ids))
                           .values(state=target.value, updated_at=now))
     for order, _ in moves:
-        set_committed_value(order, "state", target.value)
-        set_committed_value(order, "updated_at", now)
-    await session.execute(table(OutboxRow).insert(), events)
+        if isinstance(order, OrderRow):
+            set_committed_value(order, "state", target.value)
+            set_committed_value(order, "updated_at", now)
+    await insert_rows(session, table(OutboxRow), events)
 
 
 async def _payment_call(session: AsyncSession, order: OrderRow, action: str) -> str | None:

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dispatch.db.base import dialect_of, new_id, table, utcnow
+from dispatch.db.bulk import among, insert_rows, loaded
 from dispatch.errors import AlreadyOffered, OrderNotFound, RiderOverCapacity, ValidationFailed
-from dispatch.orders.lifecycle import close_offer, move, move_many
-from dispatch.orders.models import OfferIn, OfferRow, OrderRow
+from dispatch.orders.lifecycle import MOVABLE, Movable, close_offer, move, move_many
+from dispatch.orders.models import OfferIn, OfferRow, OrderRow, RouteStop
 from dispatch.orders.states import OrderState, check_transition
 from dispatch.users.models import UserRow
 
@@ -27,14 +30,33 @@ Db = async_sessionmaker[AsyncSession]
 S = OrderState
 CARRYING = (S.ASSIGNED.value, S.PICKED_UP.value)
 Guard = Callable[[AsyncSession], Awaitable[None]]
+ROUTE = TypeAdapter(list[RouteStop])
 
 
-async def _load(session: AsyncSession, batch: list[OfferIn]) -> dict[str, OrderRow]:
+@dataclass(frozen=True, slots=True)
+class PlannedOffer:
+    """An offer the optimizer planned, its route already in stored form (stop dicts as
+    `RouteStop` dumps them) and shared by the rider's offers: a batch of thousands is not
+    validated and dumped again offer by offer."""
+
+    order_id: str
+    rider_id: str
+    expires_in_s: int
+    route: list[dict[str, Any]]
+
+
+Offer = OfferIn | PlannedOffer
+
+
+async def _load(session: AsyncSession, batch: Sequence[Offer]) -> dict[str, Movable]:
     ids = sorted({offer.order_id for offer in batch})
     if len(ids) != len(batch):
         raise AlreadyOffered("an order appears twice in the batch")
-    orders = {row.id: row for row in (await session.execute(select(OrderRow).where(
-        OrderRow.id.in_(ids)).order_by(OrderRow.id).with_for_update())).scalars()}
+    # Core rows of the columns a move needs: a batch locks thousands, and ORM objects of
+    # every column cost more than the lock.
+    locked = await session.execute(select(*MOVABLE).where(among(session, OrderRow.id, ids))
+                                   .order_by(OrderRow.id).with_for_update())
+    orders: dict[str, Movable] = {row.id: row for row in locked}
     for order_id in ids:
         if order_id not in orders:
             raise OrderNotFound(f"no order {order_id}")
@@ -42,7 +64,7 @@ async def _load(session: AsyncSession, batch: list[OfferIn]) -> dict[str, OrderR
     return orders
 
 
-async def _check_riders(session: AsyncSession, batch: list[OfferIn], capacity: int) -> None:
+async def _check_riders(session: AsyncSession, batch: Sequence[Offer], capacity: int) -> None:
     riders = sorted({offer.rider_id for offer in batch})
     if dialect_of(session) == "postgresql":  # serialise batches touching the same rider
         # One statement for every rider, taking the locks in sorted order (no deadlocks).
@@ -51,16 +73,16 @@ async def _check_riders(session: AsyncSession, batch: list[OfferIn], capacity: i
             " (SELECT k FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k) AS ordered"
         ), {"keys": [f"rider:{rider}" for rider in riders]})
     known = set((await session.execute(select(UserRow.id).where(
-        UserRow.id.in_(riders), UserRow.role == "rider", UserRow.active))).scalars())
+        among(session, UserRow.id, riders), UserRow.role == "rider", UserRow.active))).scalars())
     if unknown := [rider for rider in riders if rider not in known]:
         raise ValidationFailed(f"no active rider {unknown[0]}", field="rider_id")
     load: Counter[str] = Counter()
     for rider, n in (await session.execute(select(OfferRow.rider_id, func.count()).where(
-            OfferRow.rider_id.in_(riders), OfferRow.state == "pending"
+            among(session, OfferRow.rider_id, riders), OfferRow.state == "pending"
     ).group_by(OfferRow.rider_id))).all():
         load[rider] += n
     for carrier, n in (await session.execute(select(OrderRow.rider_id, func.count()).where(
-            OrderRow.rider_id.in_(riders), OrderRow.state.in_(CARRYING)
+            among(session, OrderRow.rider_id, riders), OrderRow.state.in_(CARRYING)
     ).group_by(OrderRow.rider_id))).all():
         load[str(carrier)] += n
     load.update(offer.rider_id for offer in batch)
@@ -70,11 +92,27 @@ async def _check_riders(session: AsyncSession, batch: list[OfferIn], capacity: i
                                     rider_id=rider, capacity=capacity)
 
 
-def _columns(row: OfferRow) -> dict[str, Any]:
-    return {column.key: getattr(row, column.key) for column in table(OfferRow).columns}
+def _new_offers(batch: Sequence[Offer], now: dt.datetime) -> list[OfferRow]:
+    """The offers as rows to insert; a route shared by several offers is dumped once."""
+    dumped: dict[int, list[dict[str, Any]]] = {}
+
+    def route(offer: Offer) -> list[dict[str, Any]] | None:
+        if isinstance(offer, PlannedOffer):
+            return offer.route
+        if offer.route is None:
+            return None
+        if (stored := dumped.get(id(offer.route))) is None:
+            stored = dumped[id(offer.route)] = ROUTE.dump_python(offer.route)
+        return stored
+
+    return loaded(OfferRow, ({
+        "id": new_id("off"), "order_id": offer.order_id, "rider_id": offer.rider_id,
+        "state": "pending", "created_at": now,
+        "expires_at": now + dt.timedelta(seconds=offer.expires_in_s), "answered_at": None,
+        "route": route(offer)} for offer in batch))
 
 
-async def record_offers(*, db: Db, batch: list[OfferIn], rider_capacity: int,
+async def record_offers(*, db: Db, batch: Sequence[Offer], rider_capacity: int,
                         guard: Guard | None = None) -> list[OfferRow]:
     """Offer each order to its rider, all or nothing; `guard` runs first in the transaction."""
     now = utcnow()
@@ -83,17 +121,11 @@ async def record_offers(*, db: Db, batch: list[OfferIn], rider_capacity: int,
             await guard(session)
         orders = await _load(session, batch)
         await _check_riders(session, batch, rider_capacity)
-        rows = [OfferRow(id=new_id("off"), order_id=offer.order_id, rider_id=offer.rider_id,
-                         state="pending", created_at=now,
-                         expires_at=now + dt.timedelta(seconds=offer.expires_in_s),
-                         route=None if offer.route is None else [
-                             stop.model_dump() for stop in offer.route])
-                for offer in batch]
-        # Core insert: the rows are returned to the caller, never changed in this session.
-        await session.execute(table(OfferRow).insert(), [_columns(row) for row in rows])
+        offers = _new_offers(batch, now)
+        await insert_rows(session, table(OfferRow), [vars(offer) for offer in offers])
         await move_many(session, [(orders[offer.order_id], {"rider_offered": offer.rider_id})
                                   for offer in batch], S.OFFERED)
-    return rows
+    return offers
 
 
 async def expire_offers(*, db: Db, now: dt.datetime | None = None) -> int:

@@ -3,8 +3,9 @@
 Two orders may share a route when their pickups are within
 `bundle_pickup_radius_m` of each other (or, with `same_merchant_only`, at the same
 merchant) and their ready times differ by at most `bundle_ready_gap_s`; each order
-looks at its `bundle_partners` nearest pickups only, so the number of bundles grows
-linearly with the batch. Groups of three or more are cliques of such pairs.
+looks at its `bundle_partners` nearest pickups and its `bundle_route_partners` nearest
+in pickup and drop-off together only, so the number of bundles grows linearly with the
+batch. Groups of three or more are cliques of such pairs.
 
 Each group gets a few stop sequences: all pickups first (the pickups are close
 together), then the drop-offs in every order; for pairs also both pickup orders.
@@ -71,16 +72,53 @@ def _pairs(orders: OrderArrays, params: BatchParams, rank: IntArray) -> IntArray
     dist, nbr = dist.reshape(n, k), nbr.reshape(n, k)
     found = np.isfinite(dist) & (nbr != np.arange(n)[:, None])
     a, b = np.repeat(np.arange(n), k)[found.ravel()], nbr[found].astype(np.int64)
-    keep = np.abs(orders.ready[a] - orders.ready[b]) <= params.bundle_ready_gap_s
-    if params.same_merchant_only:
-        keep &= (orders.merchant[a] == orders.merchant[b]) & (orders.merchant[a] >= 0)
+    keep = _may_share(a, b, orders, params)
     a, b = a[keep], b[keep]
+    if params.bundle_route_partners:
+        c, d = _route_partners(points, orders, params, origin)
+        a, b = np.concatenate([a, c]), np.concatenate([b, d])
     swap = rank[a] > rank[b]
     a, b = np.where(swap, b, a), np.where(swap, a, b)
     if len(a) == 0:
         return np.zeros((0, 2), dtype=np.int64)
     pairs: IntArray = np.unique(np.column_stack([a, b]), axis=0)
     return pairs
+
+
+def _may_share(a: IntArray, b: IntArray, orders: OrderArrays, params: BatchParams
+               ) -> npt.NDArray[np.bool_]:
+    """Whether orders a and b meet the ready-time (and merchant) rule of a pair."""
+    keep = np.abs(orders.ready[a] - orders.ready[b]) <= params.bundle_ready_gap_s
+    if params.same_merchant_only:
+        keep &= (orders.merchant[a] == orders.merchant[b]) & (orders.merchant[a] >= 0)
+    return keep
+
+
+ROUTE_SEARCH = 3  # route partners are the first that qualify among 3x as many nearest
+
+
+def _route_partners(pickups: FloatArray, orders: OrderArrays, params: BatchParams,
+                    origin: float) -> tuple[IntArray, IntArray]:
+    """(a, b): each order's `bundle_route_partners` nearest in pickup and drop-off together.
+
+    The nearest pickups alone miss the best partners where many orders share a
+    restaurant (they are all at distance 0, in no useful order); what one route saves
+    comes from drop-offs that lie the same way, so these partners are searched in the
+    4-d space of both points, and must meet every rule of a pair.
+    """
+    n = orders.count
+    dropoffs = params.travel.project(orders.dropoff_lat, orders.dropoff_lng, origin)
+    k = min(params.bundle_route_partners * ROUTE_SEARCH + 1, n)
+    both = np.hstack([pickups, dropoffs])
+    _, nbr = cKDTree(both).query(both, k=k)
+    nbr = nbr.reshape(n, k).astype(np.int64)
+    a = np.repeat(np.arange(n), k)
+    b = nbr.ravel()
+    gap = pickups[a] - pickups[b]
+    ok = (a != b) & (np.hypot(gap[:, 0], gap[:, 1]) <= params.bundle_pickup_radius_m)
+    ok &= _may_share(a, b, orders, params)
+    ok &= (np.cumsum(ok.reshape(n, k), axis=1) <= params.bundle_route_partners).ravel()
+    return a[ok], b[ok]
 
 
 def _adjacency(pairs: IntArray, n: int) -> IntArray:

@@ -76,7 +76,9 @@ class BatchParams:
         Several orders per rider: bundles of up to `max_bundle_size` orders whose
         pickups are within `bundle_pickup_radius_m` (or share the merchant when
         `same_merchant_only`) and whose ready times differ by at most
-        `bundle_ready_gap_s`; each order considers its `bundle_partners` nearest.
+        `bundle_ready_gap_s`; each order considers its `bundle_partners` nearest
+        pickups, and its `bundle_route_partners` nearest in pickup and drop-off
+        together (0: none) among those that qualify.
     bundle_riders
         Each bundle is priced for this many riders (nearest to its first pickup
         among those that are candidates of every member).
@@ -110,6 +112,7 @@ class BatchParams:
     bundle_pickup_radius_m: float = 400.0
     bundle_ready_gap_s: float = 600.0
     bundle_partners: int = 4
+    bundle_route_partners: int = 2
     bundle_riders: int = 24
     exact_max_edges: int = 20_000
     time_limit_s: float = 2.0
@@ -138,6 +141,8 @@ class BatchParams:
             raise ValueError("max_bundle_size must be between 1 and 4")
         if self.bundle_partners < 1 or self.bundle_riders < 1:
             raise ValueError("bundle_partners and bundle_riders must be >= 1")
+        if self.bundle_route_partners < 0:
+            raise ValueError("bundle_route_partners must be >= 0")
         if self.time_limit_s <= 0:
             raise ValueError("time_limit_s must be > 0")
         if not isinstance(self.travel, TravelModel):

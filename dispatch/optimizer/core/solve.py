@@ -36,6 +36,7 @@ from dispatch.optimizer.core.batch import (
     with_bundles,
 )
 from dispatch.optimizer.core.exact import exact_choice
+from dispatch.optimizer.core.heap import frozen_heap
 from dispatch.optimizer.core.models import OrderSpec, Plan, RiderSpec
 from dispatch.optimizer.core.params import BatchParams
 from dispatch.optimizer.core.partition import partition_flow, savings_partition
@@ -54,8 +55,9 @@ def greedy_plan(
 ) -> Plan:
     """The nearest-rider baseline (one order per rider) on the same candidates and objective."""
     t0 = time.perf_counter()
-    batch = prepare(orders, riders, params, now_s)
-    return to_plan(_greedy(batch), batch, riders, params, t0)
+    with frozen_heap():
+        batch = prepare(orders, riders, params, now_s)
+        return to_plan(_greedy(batch), batch, riders, params, t0)
 
 
 def _greedy(batch: Batch) -> Choice:
@@ -85,6 +87,13 @@ def solve_batch(
         Routes per rider (carried stops first), unassigned orders, objective cost,
         timings and stats; never costlier than `greedy_plan` on the same input.
     """
+    with frozen_heap():
+        return _solve(orders, riders, params, now_s)
+
+
+def _solve(
+    orders: Sequence[OrderSpec], riders: Sequence[RiderSpec], params: BatchParams, now_s: float
+) -> Plan:
     t0 = time.perf_counter()
     deadline = t0 + params.time_limit_s
     batch = prepare(orders, riders, params, now_s)

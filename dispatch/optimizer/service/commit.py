@@ -18,32 +18,34 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dispatch.errors import IllegalTransition, RiderOverCapacity
 from dispatch.live.store import LiveStore
 from dispatch.optimizer.core import Plan
+from dispatch.optimizer.core.heap import frozen_heap
 from dispatch.optimizer.service import fences
 from dispatch.optimizer.service.params import LoopParams
 from dispatch.optimizer.service.routes import planned_route
 from dispatch.optimizer.service.sweep import liveness
-from dispatch.orders.models import OfferIn, OfferRow
-from dispatch.orders.offers import record_offers
+from dispatch.orders.models import OfferRow
+from dispatch.orders.offers import Guard, PlannedOffer, record_offers
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
 
 
-def plan_offers(plan: Plan, timeout_s: int) -> list[OfferIn]:
+def plan_offers(plan: Plan, timeout_s: int) -> list[PlannedOffer]:
     """One offer per planned order, each carrying its rider's whole planned route."""
-    offers: list[OfferIn] = []
-    for rider_id, rider_plan in sorted(plan.routes.items()):
-        if not rider_plan.order_ids:
-            continue
-        route = planned_route(rider_plan)
-        offers.extend(OfferIn(order_id=order_id, rider_id=rider_id, expires_in_s=timeout_s,
-                              route=route) for order_id in rider_plan.order_ids)
+    offers: list[PlannedOffer] = []
+    with frozen_heap():  # tens of thousands of stops: see dispatch.optimizer.core.heap
+        for rider_id, rider_plan in sorted(plan.routes.items()):
+            if not rider_plan.order_ids:
+                continue
+            route = planned_route(rider_plan)
+            offers.extend(PlannedOffer(order_id, rider_id, timeout_s, route)
+                          for order_id in rider_plan.order_ids)
     return offers
 
 
-def _without_rider_of(offers: list[OfferIn], exc: IllegalTransition | RiderOverCapacity
-                      ) -> list[OfferIn] | None:
+def _without_rider_of(offers: list[PlannedOffer], exc: IllegalTransition | RiderOverCapacity
+                      ) -> list[PlannedOffer] | None:
     rider = exc.details.get("rider_id")
     if rider is None:
         order = exc.details.get("order_id")
@@ -59,13 +61,26 @@ async def commit_plan(*, db: fences.Db, store: LiveStore, region: str, token: in
     offers = plan_offers(plan, params.offer_timeout_s)
     live = await liveness(store, region, (o.rider_id for o in offers), params.stale_after_s)
     offers = [offer for offer in offers if offer.rider_id in live.available]
+    return await write_offers(db=db, region=region, token=token, offers=offers,
+                              rider_capacity=params.rider_capacity)
+
+
+async def write_offers(*, db: fences.Db, region: str, token: int, offers: list[PlannedOffer],
+                       rider_capacity: int) -> list[OfferRow]:
+    """Commit offers in one transaction fenced by `token`, dropping a refused rider's part."""
     guard = functools.partial(_fence, region=region, token=token)
+    with frozen_heap():  # thousands of rows: see dispatch.optimizer.core.heap
+        return await _write(db, region, offers, rider_capacity, guard)
+
+
+async def _write(db: fences.Db, region: str, offers: list[PlannedOffer], rider_capacity: int,
+                 guard: Guard) -> list[OfferRow]:
     for _ in range(MAX_ATTEMPTS):
         if not offers:
             return []
         try:
-            return await record_offers(db=db, batch=offers,
-                                       rider_capacity=params.rider_capacity, guard=guard)
+            return await record_offers(db=db, batch=offers, rider_capacity=rider_capacity,
+                                       guard=guard)
         except (IllegalTransition, RiderOverCapacity) as exc:
             log.info("dropping one rider's offers from the batch", extra={
                 "region": region, "code": exc.code, "error": exc.message})

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from dispatch.optimizer.core import CarriedStop, RiderPlan
-from dispatch.orders.models import OrderRow, RouteStop
+from dispatch.orders.models import OrderRow
 from dispatch.orders.states import OrderState
 
 StopDict = dict[str, Any]
@@ -59,8 +59,10 @@ def carried_stops(route: Iterable[StopDict], carried: Iterable[OrderRow]
         for stop in route)
 
 
-def planned_route(plan: RiderPlan) -> list[RouteStop]:
-    """A rider's planned route (carried stops, then the new ones) with epoch-ms estimates."""
-    return [RouteStop(kind=stop.kind, order_id=stop.order_id, lat=stop.lat, lng=stop.lng,
-                      eta_ms=int(stop.eta_s * 1000) if math.isfinite(stop.eta_s) else None)
+def planned_route(plan: RiderPlan) -> list[StopDict]:
+    """A rider's planned route (carried stops, then the new ones) with epoch-ms estimates,
+    as stored on offers."""
+    return [{"kind": stop.kind, "order_id": stop.order_id, "lat": float(stop.lat),
+             "lng": float(stop.lng),
+             "eta_ms": int(stop.eta_s * 1000) if math.isfinite(stop.eta_s) else None}
             for stop in plan.stops]

@@ -75,3 +75,30 @@ def test_same_merchant_only_keeps_other_merchants_apart() -> None:
     plan = solve_batch(orders, riders, params, now_s=NOW)
     assert len(plan.routes["r1"].order_ids) == 1
     assert len(plan.unassigned) == 1
+
+
+def _from(oid: str, pickup_east_m: float, north_m: float) -> OrderSpec:
+    """An order picked up `pickup_east_m` east of the shop, to `north_m` north of it."""
+    base = order(oid, north_m, 0)
+    return OrderSpec(
+        order_id=oid, pickup_lat=SHOP[0], pickup_lng=SHOP[1] + pickup_east_m * M,
+        dropoff_lat=base.dropoff_lat, dropoff_lng=base.dropoff_lng, placed_s=base.placed_s,
+        ready_s=base.ready_s, promised_s=base.promised_s,
+    )
+
+
+def test_an_order_finds_the_partner_going_its_way_behind_nearer_pickups_going_elsewhere(
+) -> None:
+    # a and b go north; six orders whose pickups are nearer to both go south, so neither
+    # a nor b is among the other's 4 nearest pickups: only the search in pickup and
+    # drop-off together pairs them.
+    orders = [_from("a", 0, 3000), _from("b", 50, 3000),
+              *(_from(f"s{i}", i, -3000 - 100 * i) for i in range(1, 7))]
+    riders = [rider(f"r{j}", 100 * j) for j in range(4)]
+
+    def together(params: BatchParams) -> bool:
+        plan = solve_batch(orders, riders, params, now_s=NOW)
+        return any({"a", "b"} <= set(r.order_ids) for r in plan.routes.values())
+
+    assert together(BatchParams())
+    assert not together(BatchParams(bundle_route_partners=0))

@@ -21,6 +21,7 @@ from dispatch.optimizer.core import BatchParams, CarriedStop, OrderSpec, RiderSp
     {"max_bundle_size": 5},
     {"bundle_partners": 0},
     {"bundle_riders": 0},
+    {"bundle_route_partners": -1},
     {"bundle_pickup_radius_m": -1.0},
     {"exact_max_edges": -1},
     {"time_limit_s": 0.0},
