@@ -102,7 +102,7 @@ class Rider(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         key = base64.b64encode(os.urandom(16)).decode()
-        self.transport.write((
+        transport.write((  # type: ignore[attr-defined]
             f"GET /v1/riders/stream HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
             f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
             "Sec-WebSocket-Version: 13\r\n\r\n").encode())
@@ -154,7 +154,7 @@ class Rider(asyncio.Protocol):
 
     def fixes(self, n: int) -> list[dict[str, object]]:
         now = time.time_ns() // 1_000_000
-        out = []
+        out: list[dict[str, object]] = []
         for i in range(n):
             self.seq += 1
             self.lat += random.uniform(-1e-4, 1e-4)
@@ -203,7 +203,7 @@ def _expect_ack(message: dict[str, Any]) -> int:
     return int(message["n"])
 
 
-async def run_riders(riders: list[Rider], start: Callable[[Rider], None],
+async def run_riders(riders: list[Rider], start: Callable[[Rider], object],
                      on_ack: Callable[[Rider, int], bool], *, timeout_s: float) -> None:
     """Start every rider, then hand each ack to `on_ack` until it returns False for all."""
     done = asyncio.get_running_loop().create_future()
