@@ -34,9 +34,13 @@ class PositionWrite(NamedTuple):
     conn: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class NearbyRider:
-    """One result of a nearby query."""
+    """One result of a nearby query.
+
+    Not frozen: a query builds up to k of them, and a frozen dataclass costs several
+    times as much to build (each field is set through `object.__setattr__`).
+    """
 
     rider_id: str
     lat: float

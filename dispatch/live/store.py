@@ -218,13 +218,12 @@ class LiveStore:
 
     @staticmethod
     def _parse(flat: list[str]) -> list[NearbyRider]:
+        triples = iter(flat)
         out = []
-        for i in range(0, len(flat), 3):
-            lat, lng, seen, status, load = flat[i + 2].split("|")
-            out.append(NearbyRider(
-                rider_id=flat[i], lat=float(lat), lng=float(lng), distance_m=float(flat[i + 1]),
-                status=status, load=int(load), last_seen_ms=int(seen),
-            ))
+        for rider_id, distance, entry in zip(triples, triples, triples, strict=True):
+            lat, lng, seen, status, load = entry.split("|")
+            out.append(NearbyRider(rider_id, float(lat), float(lng), float(distance), status,
+                                   int(load), int(seen)))
         return out
 
 
