@@ -107,7 +107,8 @@ return ids
 # send a generous disk for the price of the rings actually needed.
 # (Cells travel as one argument: encoding dozens of key arguments per query cost the
 # client more than the whole scan costs Redis.)
-# Returns up to k flat triples [id, distance_m, entry], nearest first (ties by id).
+# Returns up to k riders nearest first (ties by id), each as seven flat values:
+# id, distance_m, lat, lng (strings), seen_ms (integer), status, load (integer).
 NEARBY = """
 local rad = math.pi / 180
 local earth = 6371008.8
@@ -149,7 +150,8 @@ for cells in string.gmatch(ARGV[9], '[^;]+') do
             -- insert into the sorted top-k (k is small, so a shift beats a full sort)
             local i = math.min(n, k - 1)
             while i > 0 and before(d, id, top[i]) do top[i + 1] = top[i]; i = i - 1 end
-            top[i + 1] = {d, id, entry}
+            top[i + 1] = {d, id, sub(entry, 1, bar - 1), lng, tonumber(seen), status,
+              tonumber(load)}
             if n < k then n = n + 1 end
             if n == k then limit = top[k][1] end
           end
@@ -160,9 +162,10 @@ for cells in string.gmatch(ARGV[9], '[^;]+') do
 end
 local out = {}
 for i = 1, n do
-  out[#out + 1] = top[i][2]
-  out[#out + 1] = string.format('%.17g', top[i][1])
-  out[#out + 1] = top[i][3]
+  local t = top[i]
+  out[#out + 1] = t[2]
+  out[#out + 1] = string.format('%.17g', t[1])
+  for j = 3, 7 do out[#out + 1] = t[j] end
 end
 return out
 """

@@ -6,6 +6,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -32,6 +33,17 @@ def rings_arg(origin: str, first: int, last: int) -> str:
     """The rings `first`..`last` around `origin` as the nearby script's argument: the cells
     of each ring comma-separated, rings separated by ';' (ring 0 is the origin itself)."""
     return ";".join(",".join(ring(origin, r)) if r else origin for r in range(first, last + 1))
+
+
+@lru_cache(maxsize=65_536)
+def _around(origin: str, radius_m: float) -> tuple[int, str]:
+    """The rings that cover `radius_m` around `origin`, and its neighbourhood for hints."""
+    return rings_for_radius(origin, radius_m), parent_of(origin, HINT_PARENT_LEVELS)
+
+
+@lru_cache(maxsize=1024)
+def _region_keys(region: str) -> RegionKeys:
+    return RegionKeys(region)
 
 
 def now_ms() -> int:
@@ -164,9 +176,9 @@ class LiveStore:
         size is learnt per neighbourhood from earlier queries (dense centres need
         fewer rings than suburbs), so most queries take one round trip.
         """
-        keys = RegionKeys(region)
+        keys = _region_keys(region)
         origin = cell_of(lat, lng, self.resolution)
-        last_ring = rings_for_radius(origin, radius_m)
+        last_ring, neighbourhood = _around(origin, radius_m)
         offset = offset_from_centre_m(origin, lat, lng)
         fresh_after = (at_ms or now_ms()) - self.stale_after_ms
         args: list[str | int | float] = [
@@ -174,7 +186,7 @@ class LiveStore:
             status.value if status else "", -1 if max_load is None else max_load,
             keys.cell_prefix,
         ]
-        hint_key = (region, parent_of(origin, HINT_PARENT_LEVELS))
+        hint_key = (region, neighbourhood)
         # One ring more than this neighbourhood last needed: the script stops before a
         # ring that cannot change the answer, so the spare ring costs nothing when unneeded
         # and saves a second round trip when it is.
@@ -217,14 +229,12 @@ class LiveStore:
             self._ring_hints.popitem(last=False)
 
     @staticmethod
-    def _parse(flat: list[str]) -> list[NearbyRider]:
-        triples = iter(flat)
-        out = []
-        for rider_id, distance, entry in zip(triples, triples, triples, strict=True):
-            lat, lng, seen, status, load = entry.split("|")
-            out.append(NearbyRider(rider_id, float(lat), float(lng), float(distance), status,
-                                   int(load), int(seen)))
-        return out
+    def _parse(flat: list[Any]) -> list[NearbyRider]:
+        """The script's flat reply: seven values per rider (see `scripts.NEARBY`)."""
+        values = iter(flat)
+        return [NearbyRider(rider_id, float(lat), float(lng), float(distance), status, load, seen)
+                for rider_id, distance, lat, lng, seen, status, load
+                in zip(values, values, values, values, values, values, values, strict=True)]
 
 
 def _rings_to_cover(origin: str, offset: float, distance_m: float, first: int, last: int) -> int:
