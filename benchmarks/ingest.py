@@ -330,6 +330,7 @@ async def run(plan: Plan, port: int, pid: int, redis_url: str, redis_pid: int
     single_cpu_s = end["server"] - middle["server"]
     single_frames = single * (end["wall"] - middle["wall"])
     latencies = await paced(riders, plan.latency_seconds)
+    record("latency", end, cpu_now())
     records = int(max(batched, 50_000) * 3)
     raw = await raw_redis(redis_url, records, plan.riders)
     for rider in riders:
