@@ -297,6 +297,22 @@ async def raw_redis(url: str, records: int, riders: int) -> float:
         await client.aclose()
 
 
+async def settle(pid: int, *, busy_share: float = 0.1, limit_s: float = 60.0) -> float:
+    """Wait until the service is nearly idle; return the seconds waited.
+
+    Connecting thousands of riders sets off work that outlasts the connections (each
+    rider's pending offers are looked up in the database, four at a time); measured
+    phases that overlap it charge it to the fixes.
+    """
+    started = time.perf_counter()
+    while time.perf_counter() - started < limit_s:
+        before = cpu_seconds(pid)
+        await asyncio.sleep(1.0)
+        if cpu_seconds(pid) - before < busy_share:
+            break
+    return time.perf_counter() - started
+
+
 async def run(plan: Plan, port: int, pid: int, redis_url: str, redis_pid: int
               ) -> dict[str, object]:
     signer = TokenSigner(SECRET)
@@ -304,7 +320,7 @@ async def run(plan: Plan, port: int, pid: int, redis_url: str, redis_pid: int
     t0 = time.perf_counter()
     riders = await connect_all(port, signer, plan.riders)
     connect_s = time.perf_counter() - t0
-    await asyncio.sleep(1.0)
+    settle_s = await settle(pid)
     rss_after = rss_kb(pid)
     pids = {"server": pid, "client": os.getpid(), "redis": redis_pid}
     busy: dict[str, float] = {}
@@ -338,6 +354,7 @@ async def run(plan: Plan, port: int, pid: int, redis_url: str, redis_pid: int
     return {
         "riders": plan.riders,
         "connect_s": round(connect_s, 2),
+        "settle_s": round(settle_s, 1),
         "fixes_per_s_batched": round(batched),
         "batch_size": plan.batch_size,
         "fixes_per_s_single": round(single),
