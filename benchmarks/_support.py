@@ -91,6 +91,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def run_queue_wait_seconds(pid: int) -> float:
+    """Seconds a process has spent runnable but waiting for a CPU (0.0 where not reported).
+
+    On a shared machine this says how much of a phase's wall time the process lost to
+    other work, which its CPU figure alone does not tell.
+    """
+    try:
+        with open(f"/proc/{pid}/schedstat", encoding="ascii") as schedstat:
+            return int(schedstat.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def emit(figures: dict[str, Any]) -> None:
     """Print the figures as the last line: one JSON object."""
     print(json.dumps(figures, sort_keys=True), flush=True)

@@ -10,6 +10,12 @@ generator (riders as real websocket clients) pinned to core 1. Phases:
 5. baseline: the same records written straight to the same Redis with pipelined
    redis-py (one HSET per fix), from this process.
 
+Each rider keeps one frame in flight and sends the next when its ack arrives, as a
+rider app that waits for acks would. The riders are plain asyncio protocols that
+frame websocket messages themselves: with the `websockets` client (a task hop and
+several Python layers per message) this process needed more CPU per frame than the
+service and measured itself.
+
 Run: python -m benchmarks.ingest [--quick]
 """
 
@@ -17,15 +23,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import os
 import random
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import orjson
 import uvloop
 from redis.asyncio import Redis
-from websockets.asyncio.client import ClientConnection, connect
+
+try:
+    from websockets.speedups import apply_mask
+except ImportError:  # websockets built without its C extension
+    from websockets.utils import apply_mask
 
 from benchmarks._support import (
     cpu_seconds,
@@ -34,6 +47,7 @@ from benchmarks._support import (
     pin_to_core,
     raise_fd_limit,
     rss_kb,
+    run_queue_wait_seconds,
     service_process,
 )
 from dispatch.auth.tokens import TokenSigner
@@ -41,6 +55,7 @@ from dispatch.redis_server import EmbeddedRedis
 
 SECRET = "benchmark-secret-key-long-enough-for-hs256-signing"
 CENTRE = (4.65, -74.08)  # Bogotá
+TEXT, CLOSE, PING, PONG = 0x1, 0x8, 0x9, 0xA
 
 
 @dataclass
@@ -53,18 +68,93 @@ class Plan:
     batch_size: int = 100
 
 
-@dataclass
-class Rider:
-    rider_id: str
-    ws: ClientConnection
-    seq: int = 0
-    lat: float = CENTRE[0]
-    lng: float = CENTRE[1]
-    latencies: list[float] = field(default_factory=list)
+def client_frame(payload: bytes, opcode: int = TEXT) -> bytes:
+    """One masked client frame (RFC 6455: clients mask every frame)."""
+    mask = random.randbytes(4)
+    size = len(payload)
+    if size < 126:
+        head = bytes((0x80 | opcode, 0x80 | size))
+    elif size < 65_536:
+        head = bytes((0x80 | opcode, 0x80 | 126)) + size.to_bytes(2, "big")
+    else:
+        head = bytes((0x80 | opcode, 0x80 | 127)) + size.to_bytes(8, "big")
+    return head + mask + apply_mask(payload, mask)
+
+
+class Rider(asyncio.Protocol):
+    """One rider's websocket: the upgrade, hello and welcome, then `on_message` per frame."""
+
+    def __init__(self, rider_id: str, port: int, hello: bytes) -> None:
+        self.rider_id = rider_id
+        self.port = port
+        self.hello = hello
+        self.transport: asyncio.Transport | None = None
+        self.buffer = b""
+        self.upgraded = False
+        self.welcome: asyncio.Future[dict[str, Any]] = (
+            asyncio.get_running_loop().create_future())
+        self.on_message: Callable[[Rider, dict[str, Any]], None] | None = None
+        self.seq = 0
+        self.lat = CENTRE[0] + random.uniform(-0.08, 0.08)
+        self.lng = CENTRE[1] + random.uniform(-0.08, 0.08)
+        self.sent_at = 0.0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        key = base64.b64encode(os.urandom(16)).decode()
+        transport.write((  # type: ignore[attr-defined]
+            f"GET /v1/riders/stream HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+            f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.welcome.done():
+            self.welcome.set_exception(ConnectionError(f"{self.rider_id}: closed ({exc})"))
+
+    def send(self, payload: bytes, opcode: int = TEXT) -> None:
+        assert self.transport is not None
+        self.transport.write(client_frame(payload, opcode))
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buffer + data if self.buffer else data
+        if not self.upgraded:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                self.buffer = buf
+                return
+            if not buf.startswith(b"HTTP/1.1 101"):
+                raise RuntimeError(f"upgrade refused: {buf[:200]!r}")
+            self.upgraded = True
+            buf = buf[end + 4:]
+            self.send(self.hello)
+        pos, end = 0, len(buf)
+        while end - pos >= 2:  # server frames are not masked
+            size, start = buf[pos + 1] & 0x7F, pos + 2
+            if size == 126:
+                size, start = int.from_bytes(buf[pos + 2:pos + 4], "big"), pos + 4
+            elif size == 127:
+                size, start = int.from_bytes(buf[pos + 2:pos + 10], "big"), pos + 10
+            if start > end or start + size > end:
+                break
+            self._frame(buf[pos] & 0x0F, buf[start:start + size])
+            pos = start + size
+        self.buffer = buf[pos:]
+
+    def _frame(self, opcode: int, payload: bytes) -> None:
+        if opcode == TEXT:
+            message = orjson.loads(payload)
+            if self.on_message is not None:
+                self.on_message(self, message)
+            elif not self.welcome.done():
+                self.welcome.set_result(message)
+        elif opcode == PING:
+            self.send(payload, PONG)
+        elif opcode == CLOSE and self.transport is not None:
+            self.transport.close()
 
     def fixes(self, n: int) -> list[dict[str, object]]:
         now = time.time_ns() // 1_000_000
-        out = []
+        out: list[dict[str, object]] = []
         for i in range(n):
             self.seq += 1
             self.lat += random.uniform(-1e-4, 1e-4)
@@ -73,71 +163,116 @@ class Rider:
                         "ts": now - n + i + 1, "speed": 8.5})
         return out
 
+    def frame_of(self, batch: int) -> bytes:
+        """A `fix` frame (batch 1) or a `fixes` frame of `batch` fixes."""
+        if batch == 1:
+            return orjson.dumps({"type": "fix", **self.fixes(1)[0]})
+        return orjson.dumps({"type": "fixes", "fixes": self.fixes(batch)})
 
-async def connect_rider(url: str, signer: TokenSigner, i: int) -> Rider:
-    ws = await connect(url, compression=None, ping_interval=None, max_queue=None,
-                       open_timeout=60)
+    def close(self) -> None:
+        if self.transport is not None:
+            self.send(b"\x03\xe8", CLOSE)
+            self.transport.close()
+
+
+async def connect_rider(port: int, signer: TokenSigner, i: int) -> Rider:
     rider_id = f"bench-{i}"
-    await ws.send(orjson.dumps({"type": "hello", "token": signer.mint(
-        rider_id, "rider", region="bench", ttl_s=3600)}).decode())
-    welcome = orjson.loads(await ws.recv())
+    hello = orjson.dumps({"type": "hello", "token": signer.mint(
+        rider_id, "rider", region="bench", ttl_s=3600)})
+    _, rider = await asyncio.get_running_loop().create_connection(
+        lambda: Rider(rider_id, port, hello), "127.0.0.1", port)
+    welcome = await asyncio.wait_for(rider.welcome, 60)
     assert welcome["type"] == "welcome", welcome
-    rider = Rider(rider_id, ws, seq=max(0, welcome["last_seq"]))
-    rider.lat += random.uniform(-0.08, 0.08)
-    rider.lng += random.uniform(-0.08, 0.08)
+    rider.seq = max(0, welcome["last_seq"])
     return rider
 
 
-async def connect_all(url: str, signer: TokenSigner, n: int) -> list[Rider]:
+async def connect_all(port: int, signer: TokenSigner, n: int) -> list[Rider]:
     gate = asyncio.Semaphore(100)
 
     async def one(i: int) -> Rider:
         async with gate:
-            return await connect_rider(url, signer, i)
+            return await connect_rider(port, signer, i)
 
     return list(await asyncio.gather(*(one(i) for i in range(n))))
 
 
-async def send_and_ack(rider: Rider, payload: bytes) -> int:
-    await rider.ws.send(payload.decode())
-    reply = orjson.loads(await rider.ws.recv())
-    if reply["type"] != "ack":
-        raise RuntimeError(f"expected an ack, got {reply}")
-    return int(reply["n"])
+def _expect_ack(message: dict[str, Any]) -> int:
+    if message["type"] != "ack":
+        raise RuntimeError(f"expected an ack, got {message}")
+    return int(message["n"])
+
+
+async def run_riders(riders: list[Rider], start: Callable[[Rider], object],
+                     on_ack: Callable[[Rider, int], bool], *, timeout_s: float) -> None:
+    """Start every rider, then hand each ack to `on_ack` until it returns False for all."""
+    done = asyncio.get_running_loop().create_future()
+    live = len(riders)
+
+    def on_message(rider: Rider, message: dict[str, Any]) -> None:
+        nonlocal live
+        try:
+            going = on_ack(rider, _expect_ack(message))
+        except Exception as exc:
+            if not done.done():
+                done.set_exception(exc)
+            return
+        if not going:
+            live -= 1
+            if not live and not done.done():
+                done.set_result(None)
+
+    for rider in riders:
+        rider.on_message = on_message
+    for rider in riders:
+        start(rider)
+    try:
+        async with asyncio.timeout(timeout_s):
+            await done
+    finally:
+        for rider in riders:
+            rider.on_message = None
 
 
 async def throughput(riders: list[Rider], seconds: float, batch: int) -> float:
-    """Fixes acknowledged per second with every rider sending back-to-back frames."""
+    """Fixes acknowledged per second with every rider sending its next frame on each ack."""
     stop = time.perf_counter() + seconds
-    counts = [0] * len(riders)
+    acked = 0
 
-    async def loop(k: int, rider: Rider) -> None:
-        while time.perf_counter() < stop:
-            if batch == 1:
-                payload = orjson.dumps({"type": "fix", **rider.fixes(1)[0]})
-            else:
-                payload = orjson.dumps({"type": "fixes", "fixes": rider.fixes(batch)})
-            counts[k] += await send_and_ack(rider, payload)
+    def on_ack(rider: Rider, n: int) -> bool:
+        nonlocal acked
+        acked += n
+        if time.perf_counter() < stop:
+            rider.send(rider.frame_of(batch))
+            return True
+        return False
 
     started = time.perf_counter()
-    await asyncio.gather(*(loop(k, r) for k, r in enumerate(riders)))
-    return sum(counts) / (time.perf_counter() - started)
+    await run_riders(riders, lambda rider: rider.send(rider.frame_of(batch)), on_ack,
+                     timeout_s=seconds + 30)
+    return acked / (time.perf_counter() - started)
 
 
 async def paced(riders: list[Rider], seconds: float) -> list[float]:
     """Every rider sends one fix a second; returns ack latencies in ms."""
+    loop = asyncio.get_running_loop()
+    stop = time.perf_counter() + seconds + 1.0
     latencies: list[float] = []
 
-    async def loop(rider: Rider) -> None:
-        await asyncio.sleep(random.random())
-        stop = time.perf_counter() + seconds
-        while time.perf_counter() < stop:
-            tick = time.perf_counter()
-            await send_and_ack(rider, orjson.dumps({"type": "fix", **rider.fixes(1)[0]}))
-            latencies.append((time.perf_counter() - tick) * 1000)
-            await asyncio.sleep(max(0.0, 1.0 - (time.perf_counter() - tick)))
+    def send(rider: Rider) -> None:
+        rider.sent_at = time.perf_counter()
+        rider.send(rider.frame_of(1))
 
-    await asyncio.gather(*(loop(r) for r in riders))
+    def on_ack(rider: Rider, _: int) -> bool:
+        now = time.perf_counter()
+        latencies.append((now - rider.sent_at) * 1000)
+        if rider.sent_at + 1.0 >= stop:
+            return False
+        loop.call_later(rider.sent_at + 1.0 - now, send, rider)
+        return True
+
+    await run_riders(riders, lambda rider: loop.call_later(random.random(), send, rider),
+                     on_ack, timeout_s=seconds + 30)
     return latencies
 
 
@@ -162,43 +297,69 @@ async def raw_redis(url: str, records: int, riders: int) -> float:
         await client.aclose()
 
 
+async def settle(pid: int, *, busy_share: float = 0.1, limit_s: float = 60.0) -> float:
+    """Wait until the service is nearly idle; return the seconds waited.
+
+    Connecting thousands of riders sets off work that outlasts the connections (each
+    rider's pending offers are looked up in the database, four at a time); measured
+    phases that overlap it charge it to the fixes.
+    """
+    started = time.perf_counter()
+    while time.perf_counter() - started < limit_s:
+        before = cpu_seconds(pid)
+        await asyncio.sleep(1.0)
+        if cpu_seconds(pid) - before < busy_share:
+            break
+    return time.perf_counter() - started
+
+
 async def run(plan: Plan, port: int, pid: int, redis_url: str, redis_pid: int
               ) -> dict[str, object]:
     signer = TokenSigner(SECRET)
-    url = f"ws://127.0.0.1:{port}/v1/riders/stream"
     rss_before = rss_kb(pid)
     t0 = time.perf_counter()
-    riders = await connect_all(url, signer, plan.riders)
+    riders = await connect_all(port, signer, plan.riders)
     connect_s = time.perf_counter() - t0
-    await asyncio.sleep(1.0)
+    settle_s = await settle(pid)
     rss_after = rss_kb(pid)
     pids = {"server": pid, "client": os.getpid(), "redis": redis_pid}
     busy: dict[str, float] = {}
 
     def cpu_now() -> dict[str, float]:
-        return {"wall": time.perf_counter(), **{k: cpu_seconds(v) for k, v in pids.items()}}
+        return {"wall": time.perf_counter(), "server_wait": run_queue_wait_seconds(pid),
+                **{k: cpu_seconds(v) for k, v in pids.items()}}
 
     def record(phase: str, before: dict[str, float], after: dict[str, float]) -> None:
         wall = after["wall"] - before["wall"]
         for key in pids:
             busy[f"{key}_cpu_{phase}"] = round((after[key] - before[key]) / wall, 2)
+        busy[f"server_runq_wait_{phase}"] = round(
+            (after["server_wait"] - before["server_wait"]) / wall, 2)
 
     start = cpu_now()
     batched = await throughput(riders[:plan.batched_riders], plan.seconds, plan.batch_size)
     middle = cpu_now()
     single = await throughput(riders[:plan.single_riders], plan.seconds, 1)
+    end = cpu_now()
     record("batched", start, middle)
-    record("single", middle, cpu_now())
+    record("single", middle, end)
+    single_cpu_s = end["server"] - middle["server"]
+    single_frames = single * (end["wall"] - middle["wall"])
     latencies = await paced(riders, plan.latency_seconds)
+    record("latency", end, cpu_now())
     records = int(max(batched, 50_000) * 3)
     raw = await raw_redis(redis_url, records, plan.riders)
-    await asyncio.gather(*(r.ws.close() for r in riders))
+    for rider in riders:
+        rider.close()
     return {
         "riders": plan.riders,
         "connect_s": round(connect_s, 2),
+        "settle_s": round(settle_s, 1),
         "fixes_per_s_batched": round(batched),
         "batch_size": plan.batch_size,
         "fixes_per_s_single": round(single),
+        "server_cpu_us_per_single_frame": round(single_cpu_s / single_frames * 1e6, 1),
+        "single_frames_per_server_cpu_s": round(single_frames / single_cpu_s),
         "ack_p50_ms": round(pct(latencies, 50), 2),
         "ack_p99_ms": round(pct(latencies, 99), 2),
         "acks_in_latency_phase": len(latencies),

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 ACK_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0)
 SOLVE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -18,14 +23,8 @@ class Metrics:
             "dispatch_riders_connected", "Rider websocket connections open on this process",
             registry=self.registry,
         )
-        self.fixes = Counter(
-            "dispatch_fixes", "Location fixes received, by result (accepted or the reject reason)",
-            ["result"], registry=self.registry,
-        )
-        self.ack_latency = Histogram(
-            "dispatch_fix_ack_seconds", "Time from receiving a fix frame to sending its ack",
-            buckets=ACK_BUCKETS, registry=self.registry,
-        )
+        self.fixes = FixStats()
+        self.registry.register(self.fixes)
         self.stream_errors = Counter(
             "dispatch_stream_errors", "Error frames sent on the rider stream, by code",
             ["code"], registry=self.registry,
@@ -39,6 +38,47 @@ class Metrics:
             registry=self.registry,
         )
         self.batch = BatchMetrics(self.registry)
+
+
+class FixStats(Collector):
+    """`dispatch_fixes_total{result}` and `dispatch_fix_ack_seconds`, counted in plain numbers.
+
+    Every fix frame updates these, and a prometheus_client call costs about as much as
+    the rest of a fix's handling (locks, label lookup); so they are plain attributes,
+    turned into metric families only when the registry is scraped.
+    """
+
+    def __init__(self) -> None:
+        self.results: dict[str, int] = {}
+        self.ack_buckets = [0] * (len(ACK_BUCKETS) + 1)  # the last one is +Inf
+        self.ack_sum = 0.0
+
+    def count(self, result: str, n: int = 1) -> None:
+        """Count `n` fixes with `result` (accepted, store_unavailable, rejected_<field>)."""
+        self.results[result] = self.results.get(result, 0) + n
+
+    def acked(self, n: int, latency_s: float) -> None:
+        """`n` fixes accepted by one frame, acknowledged `latency_s` after it arrived."""
+        results = self.results
+        results["accepted"] = results.get("accepted", 0) + n
+        self.ack_buckets[bisect_left(ACK_BUCKETS, latency_s)] += 1
+        self.ack_sum += latency_s
+
+    def collect(self) -> Iterator[Metric]:
+        """The two metric families, for the registry."""
+        fixes = CounterMetricFamily(
+            "dispatch_fixes", "Location fixes received, by result (accepted or the reject "
+            "reason)", labels=["result"])
+        for result, n in sorted(self.results.items()):
+            fixes.add_metric([result], n)
+        yield fixes
+        cumulative, total = [], 0
+        for bound, n in zip((*map(repr, ACK_BUCKETS), "+Inf"), self.ack_buckets, strict=True):
+            total += n
+            cumulative.append((bound, total))
+        yield HistogramMetricFamily(
+            "dispatch_fix_ack_seconds", "Time from receiving a fix frame to sending its ack",
+            buckets=cumulative, sum_value=self.ack_sum)
 
 
 class BatchMetrics:

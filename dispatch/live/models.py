@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class RiderStatus(StrEnum):
@@ -15,9 +16,12 @@ class RiderStatus(StrEnum):
     OFFLINE = "offline"
 
 
-@dataclass(frozen=True, slots=True)
-class PositionWrite:
-    """The newest fix of one rider in one frame, ready to be written to the store."""
+class PositionWrite(NamedTuple):
+    """The newest fix of one rider in one frame, ready to be written to the store.
+
+    A named tuple rather than a frozen dataclass: one is built per fix frame, and a
+    frozen dataclass costs several times as much to build.
+    """
 
     region: str
     rider_id: str
@@ -30,9 +34,13 @@ class PositionWrite:
     conn: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class NearbyRider:
-    """One result of a nearby query."""
+    """One result of a nearby query.
+
+    Not frozen: a query builds up to k of them, and a frozen dataclass costs several
+    times as much to build (each field is set through `object.__setattr__`).
+    """
 
     rider_id: str
     lat: float

@@ -99,10 +99,16 @@ return ids
 
 # KEYS: [seen] (names the region's slot; the cell hashes scanned share its hash tag)
 # ARGV: [lat, lng, radius_m, k, fresh_after_ms, status ('' for any), max_load (-1 any),
-#        cell_prefix, comma-separated cells]
+#        cell_prefix, rings, bounds]
+# `rings`: the cells to scan ring by ring outwards, rings separated by ';', cells by ','.
+# `bounds`: one distance per ring, comma-separated: no rider of that ring or a later one
+# is nearer than it. Once k riders are found and the k-th is nearer than the next ring's
+# bound, the outer rings cannot change the answer and are not read, so the caller can
+# send a generous disk for the price of the rings actually needed.
 # (Cells travel as one argument: encoding dozens of key arguments per query cost the
 # client more than the whole scan costs Redis.)
-# Returns up to k flat triples [id, distance_m, entry], nearest first (ties by id).
+# Returns up to k riders nearest first (ties by id), each as seven flat values:
+# id, distance_m, lat, lng (strings), seen_ms (integer), status, load (integer).
 NEARBY = """
 local rad = math.pi / 180
 local earth = 6371008.8
@@ -111,42 +117,55 @@ local radius, k, fresh = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local want, max_load = ARGV[6], tonumber(ARGV[7])
 local c0 = math.cos(lat0)
 local top, n, limit = {}, 0, radius
+local find, match, sub = string.find, string.match, string.sub
 local function before(d, id, other)
   return d < other[1] or (d == other[1] and id < other[2])
 end
 local prefix = ARGV[8]
-for cell in string.gmatch(ARGV[9], '[^,]+') do
-  local flat = redis.call('HGETALL', prefix .. cell)
-  for j = 1, #flat, 2 do
-    local entry = flat[j + 1]
-    local lat, lng, seen, status, load =
-      string.match(entry, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
-    local p = tonumber(lat) * rad
-    -- the latitude gap alone is a lower bound of the distance: skip hopeless riders cheaply
-    if earth * math.abs(p - lat0) <= limit and tonumber(seen) >= fresh
-      and (want == '' or status == want) and (max_load < 0 or tonumber(load) <= max_load) then
-      local dp = (p - lat0) / 2
-      local dl = (tonumber(lng) * rad - lng0) / 2
-      local h = math.sin(dp) ^ 2 + c0 * math.cos(p) * math.sin(dl) ^ 2
-      if h > 1 then h = 1 end
-      local d = 2 * earth * math.asin(math.sqrt(h))
-      local id = flat[j]
-      if d <= limit and (n < k or before(d, id, top[n])) then
-        -- insert into the sorted top-k (k is small, so a shift beats a full sort)
-        local i = math.min(n, k - 1)
-        while i > 0 and before(d, id, top[i]) do top[i + 1] = top[i]; i = i - 1 end
-        top[i + 1] = {d, id, entry}
-        if n < k then n = n + 1 end
-        if n == k then limit = top[k][1] end
+local bounds = {}
+for b in string.gmatch(ARGV[10], '[^,]+') do bounds[#bounds + 1] = tonumber(b) end
+local r = 0
+for cells in string.gmatch(ARGV[9], '[^;]+') do
+  r = r + 1
+  if n == k and limit < bounds[r] then break end
+  for cell in string.gmatch(cells, '[^,]+') do
+    local flat = redis.call('HGETALL', prefix .. cell)
+    for j = 1, #flat, 2 do
+      local entry = flat[j + 1]
+      local bar = find(entry, '|', 1, true)
+      local p = tonumber(sub(entry, 1, bar - 1)) * rad
+      -- the latitude gap alone is a lower bound of the distance: skip hopeless riders
+      -- before parsing the rest of their entry
+      if earth * math.abs(p - lat0) <= limit then
+        local lng, seen, status, load = match(entry, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)$', bar + 1)
+        if tonumber(seen) >= fresh and (want == '' or status == want)
+          and (max_load < 0 or tonumber(load) <= max_load) then
+          local dp = (p - lat0) / 2
+          local dl = (tonumber(lng) * rad - lng0) / 2
+          local h = math.sin(dp) ^ 2 + c0 * math.cos(p) * math.sin(dl) ^ 2
+          if h > 1 then h = 1 end
+          local d = 2 * earth * math.asin(math.sqrt(h))
+          local id = flat[j]
+          if d <= limit and (n < k or before(d, id, top[n])) then
+            -- insert into the sorted top-k (k is small, so a shift beats a full sort)
+            local i = math.min(n, k - 1)
+            while i > 0 and before(d, id, top[i]) do top[i + 1] = top[i]; i = i - 1 end
+            top[i + 1] = {d, id, sub(entry, 1, bar - 1), lng, tonumber(seen), status,
+              tonumber(load)}
+            if n < k then n = n + 1 end
+            if n == k then limit = top[k][1] end
+          end
+        end
       end
     end
   end
 end
 local out = {}
 for i = 1, n do
-  out[#out + 1] = top[i][2]
-  out[#out + 1] = string.format('%.17g', top[i][1])
-  out[#out + 1] = top[i][3]
+  local t = top[i]
+  out[#out + 1] = t[2]
+  out[#out + 1] = string.format('%.17g', t[1])
+  for j = 3, 7 do out[#out + 1] = t[j] end
 end
 return out
 """

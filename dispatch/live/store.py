@@ -6,6 +6,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -15,7 +16,6 @@ from dispatch.live.models import NearbyRider, PositionWrite, RiderState, RiderSt
 from geo.cells import (
     cell_of,
     covered_radius_m,
-    disk,
     offset_from_centre_m,
     parent_of,
     ring,
@@ -29,9 +29,21 @@ HINT_PARENT_LEVELS = 3  # a neighbourhood is the res-(r-3) parent: ~343 cells
 
 
 @lru_cache(maxsize=16_384)
-def disk_arg(origin: str, rings: int) -> str:
-    """The cells of `disk(origin, rings)` as the nearby script's comma-separated argument."""
-    return ",".join(disk(origin, rings))
+def rings_arg(origin: str, first: int, last: int) -> str:
+    """The rings `first`..`last` around `origin` as the nearby script's argument: the cells
+    of each ring comma-separated, rings separated by ';' (ring 0 is the origin itself)."""
+    return ";".join(",".join(ring(origin, r)) if r else origin for r in range(first, last + 1))
+
+
+@lru_cache(maxsize=65_536)
+def _around(origin: str, radius_m: float) -> tuple[int, str]:
+    """The rings that cover `radius_m` around `origin`, and its neighbourhood for hints."""
+    return rings_for_radius(origin, radius_m), parent_of(origin, HINT_PARENT_LEVELS)
+
+
+@lru_cache(maxsize=1024)
+def _region_keys(region: str) -> RegionKeys:
+    return RegionKeys(region)
 
 
 def now_ms() -> int:
@@ -170,57 +182,71 @@ class LiveStore:
         size is learnt per neighbourhood from earlier queries (dense centres need
         fewer rings than suburbs), so most queries take one round trip.
         """
-        keys = RegionKeys(region)
+        keys = _region_keys(region)
         origin = cell_of(lat, lng, self.resolution)
-        last_ring = rings_for_radius(origin, radius_m)
+        last_ring, neighbourhood = _around(origin, radius_m)
         offset = offset_from_centre_m(origin, lat, lng)
         fresh_after = (at_ms or now_ms()) - self.stale_after_ms
         args: list[str | int | float] = [
             repr(lat), repr(lng), repr(float(radius_m)), k, fresh_after,
             status.value if status else "", -1 if max_load is None else max_load,
+            keys.cell_prefix,
         ]
-        hint_key = (region, parent_of(origin, HINT_PARENT_LEVELS))
-        done = min(self._ring_hints.get(hint_key, FIRST_DISK_RINGS), last_ring)
-        found = await self._scan(keys, args, disk_arg(origin, done))
+        hint_key = (region, neighbourhood)
+        # One ring more than this neighbourhood last needed: the script stops before a
+        # ring that cannot change the answer, so the spare ring costs nothing when unneeded
+        # and saves a second round trip when it is.
+        done = min(self._ring_hints.get(hint_key, FIRST_DISK_RINGS) + 1, last_ring)
+        found = await self._scan(keys, args, origin, offset, 0, done)
         while done < last_ring and not (
             len(found) >= k and found[k - 1].distance_m <= covered_radius_m(origin, done, offset)
         ):
-            upto = min(last_ring, 2 * done + 1)
-            cells = ",".join(c for r in range(done + 1, upto + 1) for c in ring(origin, r))
+            if len(found) >= k:  # exactly the rings that can hold a rider nearer than the k-th
+                upto = _rings_to_cover(origin, offset, found[k - 1].distance_m, done + 1,
+                                       last_ring)
+            else:  # too few riders so far: the density says nothing better than doubling
+                upto = min(last_ring, 2 * done + 1)
             found = sorted(
-                [*found, *await self._scan(keys, args, cells)],
+                [*found, *await self._scan(keys, args, origin, offset, done + 1, upto)],
                 key=lambda n: (n.distance_m, n.rider_id),
             )[:k]
             done = upto
         self._learn_rings(hint_key, origin, offset, done, found, k)
         return found
 
-    async def _scan(self, keys: RegionKeys, args: list[str | int | float],
-                    cells: str) -> list[NearbyRider]:
-        """Run the nearby script over `cells` (comma-separated) of one region."""
+    async def _scan(self, keys: RegionKeys, args: list[str | int | float], origin: str,
+                    offset: float, first: int, last: int) -> list[NearbyRider]:
+        """Run the nearby script over rings `first`..`last` around `origin`."""
+        bounds = ",".join(
+            repr(covered_radius_m(origin, r - 1, offset)) if r else "0"
+            for r in range(first, last + 1))
         return self._parse(await self._nearby(
-            keys=[keys.seen], args=[*args, keys.cell_prefix, cells]
+            keys=[keys.seen], args=[*args, rings_arg(origin, first, last), bounds]
         ))
 
     def _learn_rings(self, hint_key: tuple[str, str], origin: str, offset: float, rings: int,
                      found: list[NearbyRider], k: int) -> None:
-        """Remember how many rings this neighbourhood needed (one fewer if that was enough)."""
-        if len(found) >= k and rings > 1 and (
-            found[k - 1].distance_m <= covered_radius_m(origin, rings - 1, offset)
-        ):
-            rings -= 1
+        """Remember how many rings this neighbourhood needed for its k-th nearest rider."""
+        if len(found) >= k:
+            rings = _rings_to_cover(origin, offset, found[k - 1].distance_m, 0, rings)
         self._ring_hints[hint_key] = min(rings, MAX_HINT_RINGS)
         self._ring_hints.move_to_end(hint_key)
         if len(self._ring_hints) > MAX_HINTS:
             self._ring_hints.popitem(last=False)
 
     @staticmethod
-    def _parse(flat: list[str]) -> list[NearbyRider]:
-        out = []
-        for i in range(0, len(flat), 3):
-            lat, lng, seen, status, load = flat[i + 2].split("|")
-            out.append(NearbyRider(
-                rider_id=flat[i], lat=float(lat), lng=float(lng), distance_m=float(flat[i + 1]),
-                status=status, load=int(load), last_seen_ms=int(seen),
-            ))
-        return out
+    def _parse(flat: list[Any]) -> list[NearbyRider]:
+        """The script's flat reply: seven values per rider (see `scripts.NEARBY`)."""
+        values = iter(flat)
+        return [NearbyRider(rider_id, float(lat), float(lng), float(distance), status, load, seen)
+                for rider_id, distance, lat, lng, seen, status, load
+                in zip(values, values, values, values, values, values, values, strict=True)]
+
+
+def _rings_to_cover(origin: str, offset: float, distance_m: float, first: int, last: int) -> int:
+    """The fewest rings (at least `first`, at most `last`) whose disk holds every point within
+    `distance_m` of the query point."""
+    rings = first
+    while rings < last and covered_radius_m(origin, rings, offset) < distance_m:
+        rings += 1
+    return rings

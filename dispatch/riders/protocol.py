@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -57,9 +57,8 @@ class StoreUnavailable(DispatchError):
     status_code = 503
 
 
-@dataclass(frozen=True, slots=True)
-class Fix:
-    """One validated location fix."""
+class Fix(NamedTuple):
+    """One validated location fix (a named tuple: one is built per fix, and cheaply)."""
 
     seq: int
     lat: float
@@ -181,6 +180,11 @@ def newest(fixes: list[Fix]) -> Fix:
 def frame(kind: str, **fields: Any) -> bytes:
     """A server frame as JSON bytes."""
     return orjson.dumps({"type": kind, **fields})
+
+
+def ack_frame(seq: int, n: int) -> bytes:
+    """The `ack` frame: `n` fixes stored, the highest sequence number `seq` (see `frame`)."""
+    return b'{"type":"ack","seq":%d,"n":%d}' % (seq, n)
 
 
 def error_frame(error: DispatchError, **context: Any) -> bytes:

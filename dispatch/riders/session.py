@@ -53,10 +53,6 @@ class SessionDeps:
     answer: Answer | None = None  # offer answers; None where offers are not served
 
 
-_HANDLERS = {"fix": "_on_fix", "fixes": "_on_fixes", "status": "_on_status", "ping": "_on_ping",
-             "offer.accept": "_on_offer_answer", "offer.reject": "_on_offer_answer"}
-
-
 class RiderSession:
     """Validates and applies one rider's frames.
 
@@ -98,10 +94,10 @@ class RiderSession:
             return
         try:
             obj = p.decode_frame(data)
-            name = _HANDLERS.get(obj["type"])
-            if name is None:
+            handler = _HANDLERS.get(obj["type"])
+            if handler is None:
                 raise p.ProtocolError(f"unknown frame type {obj['type']!r}", field="type")
-            getattr(self, name)(obj, started)
+            handler(self, obj, started)
         except DispatchError as err:
             self._error(err)
 
@@ -144,31 +140,27 @@ class RiderSession:
             self._store(p.newest(good), max(f.seq for f in good), len(good), started)
 
     def _store(self, best: p.Fix, ack_seq: int, n: int, started: float) -> None:
-        write = PositionWrite(
-            region=self.region, rider_id=self.rider_id, lat=best.lat, lng=best.lng,
-            ts_ms=best.ts_ms, seq=best.seq, extra=best.extra,
-            status_hint=self.status.value, conn=self.conn_id,
-        )
+        write = PositionWrite(self.region, self.rider_id, best.lat, best.lng, best.ts_ms,
+                              best.seq, best.extra, self.status.value, self.conn_id)
         self.inflight += 1
-        self.deps.writer.submit(write, lambda outcome: self._written(outcome, ack_seq, n, started))
+        self.deps.writer.submit(write, self, (ack_seq, n, started))
 
-    def _written(self, outcome: bool | BaseException, ack_seq: int, n: int,
-                 started: float) -> None:
-        metrics = self.deps.metrics
+    def written(self, outcome: bool | BaseException, token: tuple[int, int, float]) -> None:
+        """The writer's report on one fix frame (`token`: its ack seq, fix count and arrival)."""
+        ack_seq, n, started = token
         if isinstance(outcome, BaseException):
-            metrics.fixes.labels("store_unavailable").inc(n)
+            self.deps.metrics.fixes.count("store_unavailable", n)
             self._error(p.StoreUnavailable("location store unavailable; re-send these fixes"),
                         seq=ack_seq)
         else:
-            metrics.fixes.labels("accepted").inc(n)
-            metrics.ack_latency.observe(time.perf_counter() - started)
-            self.send(p.frame("ack", seq=ack_seq, n=n))
+            self.deps.metrics.fixes.acked(n, time.perf_counter() - started)
+            self.send(p.ack_frame(ack_seq, n))
         self.inflight -= 1
         if self.on_drained is not None and self.inflight == self.deps.limits.max_inflight - 1:
             self.on_drained()
 
     def _count_rejected(self, err: ValidationFailed) -> None:
-        self.deps.metrics.fixes.labels(f"rejected_{err.field or 'fix'}").inc()
+        self.deps.metrics.fixes.count(f"rejected_{err.field or 'fix'}")
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -210,3 +202,11 @@ class RiderSession:
 
     def _on_ping(self, obj: dict[str, Any], _: float) -> None:
         self.send(p.frame("pong", ts=now_ms(), echo=obj.get("echo")))
+
+
+_Handler = Callable[[RiderSession, dict[str, Any], float], None]
+_HANDLERS: dict[str, _Handler] = {
+    "fix": RiderSession._on_fix, "fixes": RiderSession._on_fixes,
+    "status": RiderSession._on_status, "ping": RiderSession._on_ping,
+    "offer.accept": RiderSession._on_offer_answer, "offer.reject": RiderSession._on_offer_answer,
+}
