@@ -91,7 +91,7 @@ class BatchMetrics:
 
         self.batches = Counter(
             "dispatch_batches", "Batches run, by region and result (committed, empty, "
-            "stale_fence, failed)", ["region", "result"], registry=registry)
+            "stale_fence, failed, crashed)", ["region", "result"], registry=registry)
         self.orders = sizes("orders", "Pending orders read by a batch")
         self.riders = sizes("riders", "Candidate riders given to a batch's solve")
         self.candidates = sizes("candidates", "Order-rider candidate edges of a batch")

@@ -131,6 +131,9 @@ class RegionLoop:
         except FAILURES as exc:
             log.warning("batch failed", extra={"region": self.region, "error": repr(exc)})
             self.deps.metrics.batches.labels(self.region, "failed").inc()
+        except Exception:  # a bug: said loudly, and the next batches still run
+            log.exception("batch crashed", extra={"region": self.region})
+            self.deps.metrics.batches.labels(self.region, "crashed").inc()
 
 
 async def run_regions(deps: LoopDeps, regions: list[str], params: LoopParams) -> None:

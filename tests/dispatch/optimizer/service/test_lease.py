@@ -1,9 +1,10 @@
 """The region lease and its fencing token: one owner at a time, and a stale token commits
-nothing (real redis-server, real database)."""
+nothing; a crashing batch does not end its loop (real redis-server, real database)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator, Callable
 
@@ -15,8 +16,13 @@ from sqlalchemy import select
 from dispatch.config import Settings
 from dispatch.db.engine import create_engine, session_factory
 from dispatch.db.migrate import migrate
+from dispatch.live.store import LiveStore
+from dispatch.metrics import Metrics
 from dispatch.optimizer.service import fences
 from dispatch.optimizer.service.lease import RegionLease
+from dispatch.optimizer.service.loop import LoopDeps, RegionLoop
+from dispatch.optimizer.service.params import LoopParams
+from dispatch.optimizer.service.report import BatchReport
 from dispatch.orders.models import OfferIn, OfferRow, OrderRow
 from dispatch.orders.offers import Db, record_offers
 from dispatch.users.models import UserRow
@@ -139,3 +145,29 @@ async def test_tokens_keep_growing_when_redis_restarts_empty(redis: Redis, db: D
     assert not await before.renew()
     with pytest.raises(fences.StaleFence):
         await commit(db, old_token, await seed_order(db))
+
+
+class CrashingLoop(RegionLoop):
+    """A region loop whose batch hits a bug (the solver raising something unexpected)."""
+
+    async def run_once(self) -> BatchReport | None:
+        raise AttributeError("a bug in the solver")
+
+
+async def test_a_batch_that_crashes_is_counted_and_the_loop_goes_on(
+    redis: Redis, db: Db, make_settings: Callable[..., Settings],
+) -> None:
+    metrics = Metrics()
+    deps = LoopDeps(db=db, redis=redis, store=LiveStore(redis), metrics=metrics.batch,
+                    owner="w1")
+    loop = CrashingLoop(deps, "city", LoopParams(interval_s=0.05, lease_ttl_s=1.0))
+    task = asyncio.create_task(loop.run())
+    try:
+        while (metrics.registry.get_sample_value(
+                "dispatch_batches_total", {"region": "city", "result": "crashed"}) or 0) < 3:
+            assert not task.done(), "the loop died with the batch"
+            await asyncio.sleep(0.02)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
