@@ -124,23 +124,17 @@ class LiveStore:
 
     async def get_rider(self, region: str, rider_id: str) -> RiderState | None:
         """The stored state of one rider, or None if the store has never heard of it."""
-        raw: dict[str, str] = await self.redis.hgetall(  # type: ignore[assignment]
-            RegionKeys(region).rider(rider_id)
-        )
-        if not raw:
-            return None
-        return RiderState(
-            rider_id=rider_id,
-            region=region,
-            lat=float(raw["lat"]) if "lat" in raw else None,
-            lng=float(raw["lng"]) if "lng" in raw else None,
-            ts_ms=int(raw["ts"]) if "ts" in raw else None,
-            last_seq=int(raw.get("seq", -1)),
-            status=raw.get("status", RiderStatus.OFFLINE.value),
-            load=int(raw.get("load", 0)),
-            last_seen_ms=int(raw["seen"]) if "seen" in raw else None,
-            cell=raw.get("cell") or None,
-        )
+        return (await self.get_riders(region, [rider_id]))[0]
+
+    async def get_riders(self, region: str, rider_ids: Sequence[str]) -> list[RiderState | None]:
+        """`get_rider` for each rider, in one round trip."""
+        keys = RegionKeys(region)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for rider_id in rider_ids:
+                pipe.hgetall(keys.rider(rider_id))
+            found: list[dict[str, str]] = await pipe.execute()
+        return [_rider_state(region, rider_id, raw) if raw else None
+                for rider_id, raw in zip(rider_ids, found, strict=True)]
 
     async def evict_stale(
         self, region: str, *, at_ms: int | None = None, limit: int = 1000
@@ -250,3 +244,18 @@ def _rings_to_cover(origin: str, offset: float, distance_m: float, first: int, l
     while rings < last and covered_radius_m(origin, rings, offset) < distance_m:
         rings += 1
     return rings
+
+
+def _rider_state(region: str, rider_id: str, raw: dict[str, str]) -> RiderState:
+    return RiderState(
+        rider_id=rider_id,
+        region=region,
+        lat=float(raw["lat"]) if "lat" in raw else None,
+        lng=float(raw["lng"]) if "lng" in raw else None,
+        ts_ms=int(raw["ts"]) if "ts" in raw else None,
+        last_seq=int(raw.get("seq", -1)),
+        status=raw.get("status", RiderStatus.OFFLINE.value),
+        load=int(raw.get("load", 0)),
+        last_seen_ms=int(raw["seen"]) if "seen" in raw else None,
+        cell=raw.get("cell") or None,
+    )

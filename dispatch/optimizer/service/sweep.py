@@ -9,7 +9,6 @@ until they expire: its next fix brings it back within seconds.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -38,9 +37,9 @@ class Liveness:
 
 async def liveness(store: LiveStore, region: str, rider_ids: Iterable[str],
                    stale_after_s: float) -> Liveness:
-    """Read the riders' live state and split them (one concurrent read per rider)."""
+    """Read the riders' live state (one round trip) and split them."""
     ids = sorted(set(rider_ids))
-    states = await asyncio.gather(*(store.get_rider(region, rid) for rid in ids))
+    states = await store.get_riders(region, ids)
     fresh_after = now_ms() - int(stale_after_s * 1000)
     split: dict[str, set[str]] = {"available": set(), "gone": set(), "unknown": set()}
     for rider_id, state in zip(ids, states, strict=True):

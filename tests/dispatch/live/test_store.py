@@ -43,6 +43,17 @@ async def test_a_fix_puts_the_rider_in_the_cell_of_its_position(redis: Redis) ->
     assert state is not None and state.status == "available" and state.cell == cell_of(*BERLIN, 9)
 
 
+async def test_riders_are_read_together_as_each_would_be_alone(redis: Redis) -> None:
+    store = LiveStore(redis)
+    await store.apply_positions("city", [write("r1", *BERLIN, 1000, 1),
+                                         write("r2", BERLIN[0] + 0.01, BERLIN[1], 2000, 7, "busy")])
+    together = await store.get_riders("city", ["r2", "nobody", "r1"])
+    alone = [await store.get_rider("city", rider) for rider in ("r2", "nobody", "r1")]
+    assert together == alone
+    assert [s.status if s else None for s in together] == ["busy", None, "available"]
+    assert await store.get_riders("city", []) == []
+
+
 async def test_moving_between_cells_leaves_exactly_one_entry(redis: Redis) -> None:
     store = LiveStore(redis)
     await store.apply_positions("city", [write("r1", *BERLIN, 1000, 1)])
