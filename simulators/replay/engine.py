@@ -20,7 +20,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
-from dispatch.optimizer.core import OrderSpec, RiderSpec
+from dispatch.optimizer.core import RiderSpec
 from simulators.instances import Instance
 from simulators.replay.commit import (
     delivery_floors_s,
@@ -28,16 +28,8 @@ from simulators.replay.commit import (
     order_spec,
     should_commit,
 )
-from simulators.replay.earliest import earliest_start_s
 from simulators.replay.fleet import Fleet
-from simulators.replay.policies import (
-    POLICY_NAMES,
-    Policy,
-    PolicyTuning,
-    Proposal,
-    batch_params,
-    make_policy,
-)
+from simulators.replay.policies import Policy, PolicyTuning, Proposal, make_policy
 from simulators.replay.ready import ReadyBoard
 from simulators.replay.trips import Trip, play_trip
 
@@ -67,10 +59,6 @@ class ReplayConfig:
         (default: one batch interval).
     seed
         Seed handed to the optimizer.
-    skip_idle
-        Do not solve a batch that provably cannot commit anything (see
-        `simulators.replay.earliest`); only with the built-in policies, whose
-        candidate rule is known.
     """
 
     policy: str = "full"
@@ -82,7 +70,6 @@ class ReplayConfig:
     commit_ahead_s: float | None = None
     seed: int = 0
     tuning: PolicyTuning = field(default_factory=PolicyTuning)
-    skip_idle: bool = True
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.batch_interval_s) or self.batch_interval_s <= 0:
@@ -98,11 +85,7 @@ class ReplayConfig:
 
 @dataclass(frozen=True)
 class ReplayResult:
-    """What happened: every trip, the orders never delivered, and how long batches took.
-
-    `batch_wall_s` has one entry per batch solved; `batches_skipped` counts the
-    batches that could not commit anything and were not solved.
-    """
+    """What happened: every trip, the orders never delivered, and how long batches took."""
 
     instance: Instance
     config: ReplayConfig
@@ -110,7 +93,6 @@ class ReplayResult:
     undelivered: tuple[str, ...]
     batch_wall_s: tuple[float, ...]
     wall_s: float
-    batches_skipped: int = 0
 
 
 class Replay:
@@ -120,12 +102,6 @@ class Replay:
         self.instance, self.config = instance, config
         self.policy = policy or make_policy(config.policy, instance.rules, config.tuning,
                                             config.seed)
-        # The candidate rule bounds when a batch could commit; unknown for custom policies.
-        self.bound = (
-            batch_params(instance.rules, config.tuning, bundling=False, seed=config.seed)
-            if policy is None and config.skip_idle and config.policy in POLICY_NAMES else None
-        )
-        self.skipped = 0
         self.travel = instance.rules.travel()
         self.board = ReadyBoard(known=not config.estimate_ready)
         self.fleet = Fleet(instance)
@@ -151,7 +127,7 @@ class Replay:
             now = self._next_tick(now)
         return ReplayResult(self.instance, self.config, tuple(self.fleet.trips),
                             tuple(sorted(self.pending)), tuple(self.batch_wall),
-                            time.perf_counter() - t0, self.skipped)
+                            time.perf_counter() - t0)
 
     def _next_tick(self, now: float) -> float:
         """The next batch time, jumping over idle stretches; inf when the day is over."""
@@ -190,7 +166,7 @@ class Replay:
         specs = [order_spec(self.orders[oid], self.board, now, excluded, self.floors[oid])
                  for oid, excluded in self.pending.items()]
         specs = [s for s in specs if s.ready_s <= horizon]
-        if not specs or self._idle(specs, riders, now):
+        if not specs:
             return
         t0 = time.perf_counter()
         answer = self.policy(specs, riders, now)
@@ -198,17 +174,6 @@ class Replay:
         by_id = {r.rider_id: r for r in riders}
         for proposal in answer:
             self._maybe_commit(proposal, by_id[proposal.rider_id], now)
-
-    def _idle(self, specs: list[OrderSpec], riders: list[RiderSpec], now: float) -> bool:
-        """True (and the next due time noted) when no proposal of this batch could be committed."""
-        if self.bound is None:
-            return False
-        earliest = earliest_start_s(specs, riders, self.bound, now)
-        if should_commit(earliest, now, self.config.ahead_s):
-            return False
-        self.due_s = earliest - self.config.ahead_s
-        self.skipped += 1
-        return True
 
     def _maybe_commit(self, proposal: Proposal, rider: RiderSpec, now: float) -> None:
         """Commit `proposal` if its courier must leave before the next batch."""
