@@ -65,9 +65,14 @@ def pick(root: Path, quick: bool, match: str) -> list[Path]:
 
 
 def run(path: Path, policy: str, estimate: bool, interval: float) -> dict[str, Any]:
-    """One replay's report."""
+    """One replay's report, with the CPU seconds it took (`cpu_s`: the machine is shared,
+    so wall time also counts other jobs)."""
     config = ReplayConfig(policy=policy, estimate_ready=estimate, batch_interval_s=interval)
-    return build_report(replay(load_instance(path), config))
+    instance = load_instance(path)
+    cpu0 = time.process_time()
+    result = replay(instance, config)
+    cpu = time.process_time() - cpu0
+    return {**build_report(result), "cpu_s": round(cpu, 2)}
 
 
 def average(reports: list[dict[str, Any]]) -> dict[str, float]:
@@ -94,8 +99,9 @@ def targets(ours: dict[str, float], estimate: bool) -> dict[str, bool]:
 def markdown(rows: list[dict[str, Any]], summary: dict[str, Any]) -> str:
     """Per-instance table, then averages beside the paper's."""
     lines = ["| instance | orders | ours c2d mean | p90 | undelivered % | r2p mean | cost/order "
-             "| orders/bundle | greedy c2d mean | paper (seed 0) | exact (seed 0) | wall s |",
-             "|" + "---|" * 12]
+             "| orders/bundle | greedy c2d mean | paper (seed 0) | exact (seed 0) | wall s "
+             "| cpu s |",
+             "|" + "---|" * 13]
     for r in rows:
         o, g = r["full"], r["greedy"]
         paper, exact = PAPER_SEED0.get(r["instance"], (None, None))
@@ -104,7 +110,7 @@ def markdown(rows: list[dict[str, Any]], summary: dict[str, Any]) -> str:
             f"| {o['click_to_door_p90_min']:.1f} | {o['undelivered_pct']:.2f} "
             f"| {o['ready_to_pickup_mean_min']:.2f} | {o['cost_per_order']:.2f} "
             f"| {o['orders_per_bundle']:.3f} | {g['click_to_door_mean_min']:.2f} "
-            f"| {paper or '-'} | {exact or '-'} | {o['wall_s']:.1f} |")
+            f"| {paper or '-'} | {exact or '-'} | {o['wall_s']:.1f} | {o['cpu_s']:.1f} |")
     lines += ["", "| metric | ours | greedy | paper |", "|---|---|---|---|"]
     for key in KEYS:
         paper_value = summary["paper"].get(key, "-")
@@ -122,15 +128,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     parser.add_argument("--match", default="*", help="only instances whose name matches this glob")
     args = parser.parse_args(argv)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     rows = []
     for path in pick(args.instances, args.quick, args.match):
-        row = {"instance": path.name}
+        row: dict[str, Any] = {"instance": path.name}
         for policy in ("full", "greedy"):
             row[policy] = run(path, policy, args.estimate_ready, args.interval)
         rows.append(row)
         print(f"{path.name}: ours {row['full']['click_to_door_mean_min']:.2f} min "
-              f"({row['full']['wall_s']:.1f} s), greedy "
+              f"({row['full']['wall_s']:.1f} s, cpu {row['full']['cpu_s']:.1f} s), greedy "
               f"{row['greedy']['click_to_door_mean_min']:.2f}", file=sys.stderr, flush=True)
     ours = average([r["full"] for r in rows])
     seed0 = [r for r in rows if r["instance"] in PAPER_SEED0]
@@ -149,7 +155,11 @@ def main(argv: list[str] | None = None) -> int:
         "rule_breaches": sum(r["full"]["rule_breaches"] + r["greedy"]["rule_breaches"]
                              for r in rows),
         "max_instance_wall_s": max((r["full"]["wall_s"] for r in rows), default=0.0),
+        "max_instance_cpu_s": max((r["full"]["cpu_s"] for r in rows), default=0.0),
+        "instances_over_30_s": sum(1 for r in rows if r["full"]["wall_s"] >= 30),
         "wall_s": round(time.perf_counter() - t0, 2),
+        "cpu_s": round(time.process_time() - cpu0, 2),
+        "full_policy_cpu_s": round(sum(r["full"]["cpu_s"] for r in rows), 2),
     }
     setting = "estimated" if args.estimate_ready else "known"
     scope = "quick" if args.quick else ("all" if args.match == "*" else args.match)

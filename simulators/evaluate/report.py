@@ -14,9 +14,9 @@ from simulators.replay import ReplayResult
 
 SUMMARY_KEYS = (
     "instance", "policy", "estimate_ready", "orders", "delivered_share", "undelivered_pct",
-    "click_to_door_mean_min", "click_to_door_p90_min", "ready_to_pickup_mean_min",
-    "on_time_share", "cost_per_order", "orders_per_bundle", "orders_per_rider_hour",
-    "km_per_order", "rule_breaches", "wall_s",
+    "click_to_door_mean_min", "click_to_door_p90_min", "click_to_door_floor_mean_min",
+    "ready_to_pickup_mean_min", "on_time_share", "cost_per_order", "orders_per_bundle",
+    "orders_per_rider_hour", "km_per_order", "rule_breaches", "wall_s",
 )
 
 TABLE_COLUMNS = (
@@ -24,6 +24,7 @@ TABLE_COLUMNS = (
     ("delivered", "delivered_share"),
     ("c2d mean", "click_to_door_mean_min"),
     ("c2d p90", "click_to_door_p90_min"),
+    ("c2d floor", "click_to_door_floor_mean_min"),
     ("r2p mean", "ready_to_pickup_mean_min"),
     ("on time", "on_time_share"),
     ("cost/order", "cost_per_order"),

@@ -30,6 +30,10 @@ from dispatch.optimizer.core.routes import IntArray
 from geo.distance import FloatArray
 
 _INTEGRAL_TOL = 1e-6
+# Dual simplex without presolve: on these packing LPs (every column a few 0-1 entries,
+# every row <= 1) presolve removes little and the dual simplex pivots less; about a
+# third faster on replayed real days, the same optima.
+_GLOP_PARAMS = "use_dual_simplex: true use_preprocessing: false"
 # The deterministic limit normally ends a CP-SAT search, so a seed gives one answer;
 # the wall-clock limit is the hard stop for a machine too loaded to keep up.
 _DETERMINISTIC_SHARE = 0.5
@@ -89,6 +93,7 @@ def _lp(cons: IntArray, var: IntArray, cost: FloatArray, time_limit_s: float) ->
     )
     solver = mbh.ModelSolverHelper("glop")
     solver.set_time_limit_in_seconds(time_limit_s)
+    solver.set_solver_specific_parameters(_GLOP_PARAMS)
     solver.solve(model)
     if solver.status() != mbh.SolveStatus.OPTIMAL or not solver.has_solution():
         return None

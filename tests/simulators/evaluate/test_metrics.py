@@ -49,6 +49,12 @@ def test_report_metrics_match_the_hand_computed_figures() -> None:
     assert m.click_to_door_p50_min == pytest.approx(27.5)
 
 
+def test_the_click_to_door_floor_is_preparation_services_and_the_direct_trip() -> None:
+    m = evaluate(hand_result())
+    # o1: 15 min to ready + 2 + 10 min trip + 2 = 29 (what it got); o2: 5 + 2 + 10 + 2 = 19.
+    assert m.click_to_door_floor_mean_min == pytest.approx(24.0)
+
+
 def test_the_guaranteed_hourly_pay_sets_the_cost_when_orders_are_few() -> None:
     result = ReplayResult(hand_day(), ReplayConfig(), (TRIP_1,), ("o2", "o3"), (), 0.0)
     assert evaluate(result).cost_per_order == pytest.approx(15.0)
