@@ -48,7 +48,7 @@ from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 from benchmarks._support import emit, pin_to_core
 from dispatch.config import Settings
 from dispatch.db.base import table
-from dispatch.db.engine import create_engine, session_factory
+from dispatch.db.engine import create_engine, postgres_problem, session_factory
 from dispatch.db.migrate import migrate
 from dispatch.optimizer.core import (
     BatchParams,
@@ -233,16 +233,6 @@ async def commit_phase(url: str, orders: list[OrderSpec], riders: list[RiderSpec
         await conn.close()
     return {"commit_s_median": statistics.median(walls),
             "commit_cpu_s_median": statistics.median(cpus), "commit_offers": written}
-
-
-async def postgres_problem(url: str) -> str | None:
-    """None if PostgreSQL answers at `url`, else why not."""
-    try:
-        conn = await asyncio.wait_for(asyncpg.connect(url), 5)
-    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-        return f"{type(exc).__name__}: {exc}"
-    await conn.close()
-    return None
 
 
 NO_COMMIT = {"commit_s_median": None, "commit_cpu_s_median": None, "commit_offers": None}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import orjson
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
@@ -17,6 +19,16 @@ from sqlalchemy.ext.asyncio import (
 from dispatch.config import Settings
 
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+async def postgres_problem(url: str, timeout_s: float = 5.0) -> str | None:
+    """None if PostgreSQL answers at `url` (a plain postgresql:// URL), else why not."""
+    try:
+        conn = await asyncio.wait_for(asyncpg.connect(url), timeout_s)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    await conn.close()
+    return None
 
 
 def database_url(settings: Settings) -> str:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 
 import asyncpg
+
+from dispatch.db.engine import postgres_problem
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -23,12 +24,7 @@ def postgres_url() -> str:
 
 async def reachable(url: str) -> str | None:
     """None if we can connect, else why not."""
-    try:
-        conn = await asyncio.wait_for(asyncpg.connect(url), 5)
-    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-        return f"{type(exc).__name__}: {exc}"
-    await conn.close()
-    return None
+    return await postgres_problem(url)
 
 
 def new_schema_name() -> str:

@@ -1,4 +1,5 @@
-"""Fixtures for the optimizer in the service: a fast-batching service, accounts, riders."""
+"""Fixtures for the optimizer in the service: a fast-batching service, accounts, riders, and
+a migrated database without a service."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ import pytest_asyncio
 from redis.asyncio import Redis
 
 from dispatch.config import Settings
+from dispatch.db.engine import create_engine, session_factory
+from dispatch.db.migrate import migrate
+from dispatch.orders.offers import Db
 from tests.support.orders import World, make_world
 from tests.support.server import RunningService, run_service
 
@@ -32,3 +36,13 @@ async def world(fast: RunningService) -> AsyncIterator[World]:
     """A customer, a merchant, a rider and an operator on the fast service."""
     async with httpx.AsyncClient(base_url=fast.http, timeout=30) as client:
         yield await make_world(fast, client)
+
+
+@pytest_asyncio.fixture
+async def db(make_settings: Callable[..., Settings]) -> AsyncIterator[Db]:
+    """A migrated database of the suite's kind (no service running)."""
+    settings = make_settings()
+    engine = create_engine(settings)
+    await migrate(engine, schema=settings.database_schema)
+    yield session_factory(engine)
+    await engine.dispose()

@@ -5,19 +5,14 @@ SQLite, and on PostgreSQL (COPY, array parameters) when the suite runs there."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from dispatch.config import Settings
 from dispatch.db.base import table
 from dispatch.db.bulk import COPY_MIN_ROWS, insert_rows
-from dispatch.db.engine import create_engine, session_factory
-from dispatch.db.migrate import migrate
 from dispatch.errors import AlreadyOffered
 from dispatch.optimizer.service import fences
 from dispatch.optimizer.service.commit import write_offers
@@ -30,15 +25,6 @@ pytestmark = pytest.mark.asyncio
 
 NOW = dt.datetime(2026, 11, 25, 20, 0, tzinfo=dt.UTC)
 RIDERS = 40  # each planned two orders: 80 offers
-
-
-@pytest_asyncio.fixture
-async def db(make_settings: Callable[..., Settings]) -> AsyncIterator[Db]:
-    settings = make_settings()
-    engine = create_engine(settings)
-    await migrate(engine, schema=settings.database_schema)
-    yield session_factory(engine)
-    await engine.dispose()
 
 
 def order(order_id: str, state: str = "pending_dispatch", rider_id: str | None = None

@@ -6,16 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
 
 import pytest
-import pytest_asyncio
 from redis.asyncio import Redis
 from sqlalchemy import select
 
-from dispatch.config import Settings
-from dispatch.db.engine import create_engine, session_factory
-from dispatch.db.migrate import migrate
 from dispatch.live.store import LiveStore
 from dispatch.metrics import Metrics
 from dispatch.optimizer.service import fences
@@ -28,15 +23,6 @@ from dispatch.orders.offers import Db, record_offers
 from dispatch.users.models import UserRow
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest_asyncio.fixture
-async def db(make_settings: Callable[..., Settings]) -> AsyncIterator[Db]:
-    settings = make_settings()
-    engine = create_engine(settings)
-    await migrate(engine, schema=settings.database_schema)
-    yield session_factory(engine)
-    await engine.dispose()
 
 
 async def seed_order(db: Db) -> str:
@@ -155,7 +141,7 @@ class CrashingLoop(RegionLoop):
 
 
 async def test_a_batch_that_crashes_is_counted_and_the_loop_goes_on(
-    redis: Redis, db: Db, make_settings: Callable[..., Settings],
+    redis: Redis, db: Db,
 ) -> None:
     metrics = Metrics()
     deps = LoopDeps(db=db, redis=redis, store=LiveStore(redis), metrics=metrics.batch,
