@@ -44,12 +44,18 @@ def covered_radius_m(cell: str, k: int, offset_m: float | None = None) -> float:
     From any point of `cell`, or, given `offset_m` (see `offset_from_centre_m`),
     from a point that far from the cell's centre: a tighter bound, so fewer rings.
     """
+    query_offset = _edge_bounds_m(cell)[1] if offset_m is None else offset_m
+    return max(0.0, ring_base_m(cell, k) - query_offset)
+
+
+def ring_base_m(cell: str, k: int) -> float:
+    """`covered_radius_m(cell, k, offset)` is `max(0, ring_base_m(cell, k) - offset)`: the
+    part that depends on the cell and `k` only (so callers can cache it)."""
     shortest, longest = _edge_bounds_m(cell)
     nearest_outside_centre = (k + 1) * (_SQRT3 / 2) * (_SQRT3 * shortest) * _DISTORTION_MARGIN
     # An outside point is up to one circumradius from its cell's centre, and the query
-    # point is up to one circumradius (or exactly `offset_m`) from the origin's centre.
-    query_offset = longest if offset_m is None else offset_m
-    return max(0.0, nearest_outside_centre - longest - query_offset)
+    # point is up to one circumradius (or exactly the offset) from the origin's centre.
+    return nearest_outside_centre - longest
 
 
 def offset_from_centre_m(cell: str, lat: float, lng: float) -> float:

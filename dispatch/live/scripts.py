@@ -99,9 +99,10 @@ return ids
 
 # KEYS: [seen] (names the region's slot; the cell hashes scanned share its hash tag)
 # ARGV: [lat, lng, radius_m, k, fresh_after_ms, status ('' for any), max_load (-1 any),
-#        cell_prefix, rings, bounds]
+#        cell_prefix, rings, bounds, offset_m]
 # `rings`: the cells to scan ring by ring outwards, rings separated by ';', cells by ','.
-# `bounds`: one distance per ring, comma-separated: no rider of that ring or a later one
+# `bounds`: one distance per ring, comma-separated, less `offset_m` (the query point's
+# distance from its cell's centre; floored at 0): no rider of that ring or a later one
 # is nearer than it. Once k riders are found and the k-th is nearer than the next ring's
 # bound, the outer rings cannot change the answer and are not read, so the caller can
 # send a generous disk for the price of the rings actually needed.
@@ -123,7 +124,10 @@ local function before(d, id, other)
 end
 local prefix = ARGV[8]
 local bounds = {}
-for b in string.gmatch(ARGV[10], '[^,]+') do bounds[#bounds + 1] = tonumber(b) end
+local offset = tonumber(ARGV[11])
+for b in string.gmatch(ARGV[10], '[^,]+') do
+  bounds[#bounds + 1] = math.max(0, tonumber(b) - offset)
+end
 local r = 0
 for cells in string.gmatch(ARGV[9], '[^;]+') do
   r = r + 1

@@ -9,6 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
 from dispatch.live import scripts
 from dispatch.live.keys import REGIONS_KEY, RegionKeys
@@ -19,6 +20,7 @@ from geo.cells import (
     offset_from_centre_m,
     parent_of,
     ring,
+    ring_base_m,
     rings_for_radius,
 )
 
@@ -26,6 +28,7 @@ FIRST_DISK_RINGS = 2
 MAX_HINT_RINGS = 8
 MAX_HINTS = 4096
 HINT_PARENT_LEVELS = 3  # a neighbourhood is the res-(r-3) parent: ~343 cells
+NO_BOUND = "-1e300"  # ring 0: any rider may be in it
 
 
 @lru_cache(maxsize=16_384)
@@ -33,6 +36,20 @@ def rings_arg(origin: str, first: int, last: int) -> str:
     """The rings `first`..`last` around `origin` as the nearby script's argument: the cells
     of each ring comma-separated, rings separated by ';' (ring 0 is the origin itself)."""
     return ";".join(",".join(ring(origin, r)) if r else origin for r in range(first, last + 1))
+
+
+@lru_cache(maxsize=16_384)
+def _ring_bases(origin: str, last: int) -> tuple[float, ...]:
+    """`ring_base_m(origin, k)` for k = 0..`last`."""
+    return tuple(ring_base_m(origin, k) for k in range(last + 1))
+
+
+@lru_cache(maxsize=16_384)
+def bounds_arg(origin: str, first: int, last: int) -> str:
+    """Per ring `first`..`last`, the offset-free part of the distance no rider of that ring
+    or beyond is nearer than (`ring_base_m`; the script subtracts the query's offset)."""
+    bases = _ring_bases(origin, last)
+    return ",".join(repr(bases[r - 1]) if r else NO_BOUND for r in range(first, last + 1))
 
 
 @lru_cache(maxsize=65_536)
@@ -211,12 +228,14 @@ class LiveStore:
     async def _scan(self, keys: RegionKeys, args: list[str | int | float], origin: str,
                     offset: float, first: int, last: int) -> list[NearbyRider]:
         """Run the nearby script over rings `first`..`last` around `origin`."""
-        bounds = ",".join(
-            repr(covered_radius_m(origin, r - 1, offset)) if r else "0"
-            for r in range(first, last + 1))
-        return self._parse(await self._nearby(
-            keys=[keys.seen], args=[*args, rings_arg(origin, first, last), bounds]
-        ))
+        script_args = [*args, rings_arg(origin, first, last), bounds_arg(origin, first, last),
+                       repr(offset)]
+        try:  # EVALSHA straight away: redis-py's Script wrapper costs a query microseconds
+            flat = await self.redis.execute_command(  # type: ignore[no-untyped-call]
+                "EVALSHA", self._nearby.sha, 1, keys.seen, *script_args)
+        except NoScriptError:  # Redis restarted, or another server: load it and run it
+            flat = await self._nearby(keys=[keys.seen], args=script_args)
+        return self._parse(flat)
 
     def _learn_rings(self, hint_key: tuple[str, str], origin: str, offset: float, rings: int,
                      found: list[NearbyRider], k: int) -> None:
@@ -240,8 +259,9 @@ class LiveStore:
 def _rings_to_cover(origin: str, offset: float, distance_m: float, first: int, last: int) -> int:
     """The fewest rings (at least `first`, at most `last`) whose disk holds every point within
     `distance_m` of the query point."""
+    bases = _ring_bases(origin, last)  # covered_radius_m(origin, r, offset), from a cache
     rings = first
-    while rings < last and covered_radius_m(origin, rings, offset) < distance_m:
+    while rings < last and max(0.0, bases[rings] - offset) < distance_m:
         rings += 1
     return rings
 

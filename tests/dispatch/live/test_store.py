@@ -119,6 +119,15 @@ async def test_stale_riders_are_not_offered_and_are_evicted(redis: Redis) -> Non
     assert set(await cells_by_rider(redis)) == {"new", "old"}
 
 
+async def test_nearby_works_after_redis_forgets_its_scripts(redis: Redis) -> None:
+    store = LiveStore(redis)
+    await store.apply_positions("city", [write("a", *BERLIN, 1, 1)], at_ms=now_ms())
+    before = await store.nearby("city", *BERLIN, radius_m=500, k=5)
+    await redis.script_flush()  # as after a restart, or on a server that never saw them
+    assert await store.nearby("city", *BERLIN, radius_m=500, k=5) == before
+    assert [r.rider_id for r in before] == ["a"]
+
+
 async def test_status_and_load_filter_nearby_results(redis: Redis) -> None:
     store = LiveStore(redis)
     await store.apply_positions("city", [write("a", *BERLIN, 1, 1), write("b", 52.5202, 13.4052,
