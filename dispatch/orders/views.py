@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import StreamingResponse
+from redis.exceptions import RedisError
 
 from dispatch.auth.tokens import Principal
 from dispatch.deps import DbDep, IdempotencyKeyDep, OperatorDep, PrincipalDep, ServicesDep
 from dispatch.idempotency.views import respond, scope_for
+from dispatch.optimizer.service import notify
+from dispatch.optimizer.service.answers import answer_offer
 from dispatch.orders import lifecycle, offers, service, tracking
 from dispatch.orders.access import require_role
 from dispatch.orders.models import (
@@ -25,6 +29,7 @@ from dispatch.orders.models import (
 from dispatch.orders.service import Db
 from dispatch.orders.states import OrderState
 from dispatch.outbox.service import latest_event_id
+from dispatch.services import Services
 
 router = APIRouter(prefix="/v1", tags=["orders"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -75,17 +80,30 @@ async def cancel_order(order_id: str, principal: PrincipalDep, services: Service
 
 
 @router.post("/orders/{order_id}/accept", response_model=OrderOut, responses=ERRORS)
-async def accept_offer(order_id: str, principal: PrincipalDep, db: DbDep) -> OrderOut:
-    """The offered rider takes the order."""
-    return order_out(await lifecycle.respond_to_offer(
-        db=db, principal=principal, order_id=order_id, accept=True))
+async def accept_offer(order_id: str, principal: PrincipalDep, services: ServicesDep
+                       ) -> OrderOut:
+    """The offered rider takes the order (its socket, if open, gets `offer.accepted` with
+    the new route too)."""
+    return await _answer(services, principal, order_id, accept=True)
 
 
 @router.post("/orders/{order_id}/reject", response_model=OrderOut, responses=ERRORS)
-async def reject_offer(order_id: str, principal: PrincipalDep, db: DbDep) -> OrderOut:
+async def reject_offer(order_id: str, principal: PrincipalDep, services: ServicesDep
+                       ) -> OrderOut:
     """The offered rider declines; the order goes back to the pool."""
-    return order_out(await lifecycle.respond_to_offer(
-        db=db, principal=principal, order_id=order_id, accept=False))
+    return await _answer(services, principal, order_id, accept=False)
+
+
+async def _answer(services: Services, principal: Principal, order_id: str, accept: bool
+                  ) -> OrderOut:
+    answered = await answer_offer(db=services.db, principal=principal, order_id=order_id,
+                                  accept=accept)
+    # The same reply as on the socket, so an app that answered over HTTP still learns its
+    # route there; best effort (the route is also in GET .../assignment).
+    with contextlib.suppress(RedisError, OSError):
+        await notify.publish(services.redis, answered.order.region,
+                             [(principal.subject, answered.frame)])
+    return order_out(answered.order)
 
 
 @router.post("/orders/{order_id}/pickup", response_model=OrderOut, responses=ERRORS)

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from dispatch.auth.tokens import TokenSigner
+from dispatch.auth.tokens import Principal, TokenSigner
 from dispatch.errors import DispatchError, NotAuthenticated
 from dispatch.live.models import RiderStatus
 from dispatch.live.store import LiveStore, now_ms
@@ -71,8 +71,9 @@ def session_deps(services: Services) -> SessionDeps:
 
 async def _answer(services: Services, rider_id: str, region: str, order_id: str,
                   accept: bool) -> bytes:
-    return await answer_offer(db=services.db, rider_id=rider_id, region=region,
-                              order_id=order_id, accept=accept)
+    principal = Principal(subject=rider_id, role="rider", region=region)
+    return (await answer_offer(db=services.db, principal=principal, order_id=order_id,
+                               accept=accept)).frame
 
 
 class Opener:

@@ -4,6 +4,7 @@ the replay of pending offers when a rider (re)connects."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from dispatch.auth.tokens import Principal
 from dispatch.optimizer.service import queries
@@ -28,21 +29,31 @@ def offer_frame(offer: OfferRow, order: OrderRow) -> bytes:
     )
 
 
-async def answer_offer(*, db: queries.Db, rider_id: str, region: str, order_id: str,
-                       accept: bool) -> bytes:
-    """Apply a rider's answer; the reply frame (with the rider's new route on acceptance).
+@dataclass(frozen=True)
+class Answered:
+    """A rider's answer applied: the order as it now is, and the reply frame for the rider."""
+
+    order: OrderRow
+    frame: bytes
+
+
+async def answer_offer(*, db: queries.Db, principal: Principal, order_id: str,
+                       accept: bool) -> Answered:
+    """Apply a rider's answer (given on the socket or over HTTP); the order and the reply
+    frame (`offer.accepted` with the rider's new route, or `offer.rejected`).
 
     Raises the same `DispatchError`s as the HTTP endpoints: no pending offer of this order
     to this rider (`auth.forbidden`), expired (`object.conflict`), unknown order.
     """
-    principal = Principal(subject=rider_id, role="rider", region=region)
     order = await respond_to_offer(db=db, principal=principal, order_id=order_id,
                                    accept=accept)
     if not accept:
-        return p.frame("offer.rejected", order_id=order_id, state=order.state)
+        return Answered(order, p.frame("offer.rejected", order_id=order_id, state=order.state))
+    rider_id = principal.subject
     book = await queries.rider_book(db=db, rider_ids=[rider_id])
     route = current_route(book.routes.get(rider_id), book.carried.get(rider_id, []))
-    return p.frame("offer.accepted", order_id=order_id, state=order.state, route=route)
+    return Answered(order, p.frame("offer.accepted", order_id=order_id, state=order.state,
+                                   route=route))
 
 
 async def pending_offer_frames(*, db: queries.Db, rider_ids: list[str]) -> dict[str, list[bytes]]:

@@ -185,6 +185,11 @@ async def test_an_offer_made_on_the_socket_can_be_answered_over_http(
         order_id = await world.order()
         await rider.offer()
         accepted = await world.step(order_id, "accept", world.rider)
+        # The socket hears of it too, with the route, as if the answer had come that way.
+        pushed = await rider.next("offer.accepted")
+    assert (pushed["order_id"], pushed["state"]) == (order_id, "assigned")
+    assert [(s["kind"], s["order_id"]) for s in pushed["route"]] == [
+        ("pickup", order_id), ("dropoff", order_id)]
     assert accepted.status_code == 200 and accepted.json()["state"] == "assigned"
     assert await check_exactly_once(fast.services.db, [order_id]) == {order_id: "assigned"}
 
