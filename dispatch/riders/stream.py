@@ -30,6 +30,7 @@ from dispatch.users.service import check_riders
 log = logging.getLogger(__name__)
 
 STREAM_PATH = "/v1/riders/stream"
+BUSY = "server busy; reconnect in a few seconds"  # the reason of a 1013 close
 
 
 class StreamClosed(Exception):
@@ -79,7 +80,7 @@ async def _answer(services: Services, rider_id: str, region: str, order_id: str,
 class Opener:
     """Opens this worker's rider sessions, with admission control.
 
-    At most `max_opening` hellos are between their token check and their welcome; a
+    At most `max_opening_riders` hellos are between their token check and their welcome; a
     hello beyond that is closed with 1013 (try again later), and so is one whose lookups
     take longer than the hello timeout, so a connect storm meets a quick, documented
     refusal instead of exhausted pools. The lookups a hello needs (account check,
@@ -107,14 +108,13 @@ class Opener:
         """
         settings = self.services.settings
         if self.opening >= settings.max_opening_riders:
-            raise StreamClosed(p.CLOSE_TRY_AGAIN, "server busy; reconnect in a few seconds")
+            raise StreamClosed(p.CLOSE_TRY_AGAIN, BUSY)
         self.opening += 1
         try:
             async with asyncio.timeout(settings.auth_timeout_s):
                 return await self._open(rider_id, region, send, close)
         except TimeoutError:
-            raise StreamClosed(p.CLOSE_TRY_AGAIN,
-                               "server busy; reconnect in a few seconds") from None
+            raise StreamClosed(p.CLOSE_TRY_AGAIN, BUSY) from None
         finally:
             self.opening -= 1
 
