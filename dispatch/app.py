@@ -16,6 +16,7 @@ from redis.exceptions import RedisError
 from dispatch.api_errors import install_error_handlers
 from dispatch.api_input import RejectNulMiddleware
 from dispatch.auth.tokens import TokenSigner, load_or_create_secret
+from dispatch.background import stop_tasks
 from dispatch.config import Settings, get_settings
 from dispatch.db.engine import create_engine, session_factory
 from dispatch.db.migrate import migrate
@@ -24,7 +25,7 @@ from dispatch.live.client import connect_redis
 from dispatch.live.store import LiveStore
 from dispatch.live.writer import PositionWriter
 from dispatch.metrics import Metrics
-from dispatch.optimizer.service.runner import start_in_app, stop_tasks
+from dispatch.optimizer.service.runner import start_in_app
 from dispatch.orders import views as order_views
 from dispatch.orders.areas import load_areas
 from dispatch.orders.tracking import OrderEvents
@@ -97,12 +98,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        await stop_tasks(dispatching)
-        evictor.cancel()
-        if relay is not None:
-            relay.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await relay
+        await stop_tasks([*dispatching, evictor, *([relay] if relay is not None else [])])
         services.hub.close_all(protocol.CLOSE_GOING_AWAY, "server shutting down")
         await services.order_events.close()
         await services.writer.drain()

@@ -48,15 +48,6 @@ def start_in_app(services: Services) -> list[asyncio.Task[None]]:
     return tasks
 
 
-async def stop_tasks(tasks: list[asyncio.Task[None]]) -> None:
-    """Cancel background tasks and wait for them to finish cleaning up."""
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
 async def run_standalone(settings: Settings, regions: list[str], *,
                          metrics_port: int | None = None) -> None:
     """Run the batch loops of `regions` in this process until SIGTERM or SIGINT."""
