@@ -175,9 +175,10 @@ class Grouped:
     statement on asyncpg.
 
     `returned` names the value that the statement's first returned column equals when it
-    returned a row for that request (None: its rows are not read); `lock_order` names the
-    values by which the runs in a group are sorted, so that groups take row locks in one
-    order and never deadlock each other.
+    returned a row for that request (None: its rows are not read); runs of a group that
+    share that value go one by one instead, as their rows could not be told apart.
+    `lock_order` names the values by which the runs in a group are sorted, so that groups
+    take row locks in one order and never deadlock each other.
     """
 
     steps: Steps
@@ -200,6 +201,9 @@ async def _run_group(engine: AsyncEngine, grouped: Grouped,
     whether it returned a row. If the database refuses the group (a deadlock, one bad row),
     nothing of it was applied and each runs again alone, so one failure fails one request."""
     step = grouped.steps[0]
+    if grouped.returned is not None and len(group) > 1 and len(
+            {values[grouped.returned] for values in group}) < len(group):
+        return await _one_by_one(engine, step, group)  # rows would not tell runs apart
     compiled = _compiled(step, engine.dialect)
     args = [compiled.args(values) for values in sorted(group, key=_sort_key(grouped))]
     try:
@@ -210,11 +214,16 @@ async def _run_group(engine: AsyncEngine, grouped: Grouped,
     except asyncpg.PostgresError:
         if len(group) == 1:
             raise
-        return list(await asyncio.gather(
-            *(_run_on_driver(engine, step, values) for values in group),
-            return_exceptions=True))
+        return await _one_by_one(engine, step, group)
     returned = {row[0] for row in rows}
     return [values[grouped.returned] in returned for values in group]
+
+
+async def _one_by_one(engine: AsyncEngine, step: Step, group: Sequence[Mapping[str, Any]]
+                      ) -> list[bool | BaseException]:
+    """Each run in its own statement: its own result, or its own exception."""
+    return list(await asyncio.gather(
+        *(_run_on_driver(engine, step, values) for values in group), return_exceptions=True))
 
 
 async def run_grouped(engine: AsyncEngine, grouped: Grouped, values: Mapping[str, Any]
