@@ -16,7 +16,7 @@ the rows are published again: consumers deduplicate by the `id` field (see
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
 
 import orjson
 from redis.asyncio import Redis
@@ -56,7 +56,11 @@ return (#ARGV - 1) / step
 """
 
 
-def stream_fields(row: Row[Any]) -> dict[str, str]:
+# A row of `_UNPUBLISHED`: id, aggregate, aggregate_id, event, payload text, created_at.
+Event = Row[int, str, str, str, str, dt.datetime]
+
+
+def stream_fields(row: Event) -> dict[str, str]:
     """The stream entry of one event (a row of `_UNPUBLISHED`); `id` is the deduplication
     key."""
     return {"id": str(row.id), "aggregate": row.aggregate, "aggregate_id": row.aggregate_id,
