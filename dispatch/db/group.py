@@ -35,7 +35,9 @@ class GroupRunner(Generic[T, R]):
         """Run `item` with whatever else is submitted meanwhile; its own result."""
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._queue.append((item, future))
-        if self._running is None:
+        running = self._running
+        if running is None or running.get_loop() is not future.get_loop():
+            # (a runner left over from a closed event loop starts afresh on this one)
             self._running = asyncio.get_running_loop().create_task(self._drain())
         return await future
 
@@ -45,8 +47,14 @@ class GroupRunner(Generic[T, R]):
                 group, self._queue = (self._queue[:self._max_group],
                                       self._queue[self._max_group:])
                 await self._run_group(group)
+        except BaseException:  # cancelled (shutting down): nobody queued may wait forever
+            queued, self._queue = self._queue, []
+            for _, future in queued:
+                future.cancel()
+            raise
         finally:
-            self._running = None
+            if self._running is asyncio.current_task():
+                self._running = None
 
     async def _run_group(self, group: list[tuple[T, asyncio.Future[R]]]) -> None:
         try:

@@ -80,6 +80,21 @@ async def test_groups_are_capped_at_their_size() -> None:
     assert [len(group) for group in work.groups] == [2, 2, 1]
 
 
+async def test_stopping_the_runner_cancels_every_waiting_caller() -> None:
+    work = Recorder()  # never released: the first group hangs until the runner is stopped
+    runner: GroupRunner[int, int] = GroupRunner(work.run)
+    running = asyncio.create_task(runner.submit(1))
+    await asyncio.sleep(0)
+    queued = asyncio.create_task(runner.submit(2))
+    await asyncio.sleep(0)
+    assert runner._running is not None
+    runner._running.cancel()
+    done, _ = await asyncio.wait([running, queued], timeout=5)
+    assert {running, queued} == done
+    assert running.cancelled() and queued.cancelled()
+    assert work.groups == [[1]]
+
+
 @pytest_asyncio.fixture
 async def engine(make_settings: Callable[..., Settings]) -> AsyncIterator[AsyncEngine]:
     settings = make_settings()
