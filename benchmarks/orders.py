@@ -4,8 +4,9 @@ Starts API worker processes (stateless, as behind a load balancer) on a fresh Po
 schema, registers a customer and a merchant, then keeps `--concurrency` keep-alive
 connections creating orders (each with its own Idempotency-Key) for `--seconds`. In the same
 run it measures a bare parameterised INSERT of the same order rows through asyncpg at the
-same concurrency. Besides the rates it reports the workers' CPU time per order, which the
-other load on a shared machine disturbs far less. The last line is one JSON object.
+same concurrency. Besides the rates it reports the CPU time per order of the workers, the
+load generator and PostgreSQL, and the same per bare INSERT, which the other load on a shared
+machine disturbs far less than the rates. The last line is one JSON object.
 
     python -m benchmarks.orders [--quick] [--workers 2] [--no-optimizer] [--database-url URL]
 """
@@ -17,8 +18,10 @@ import asyncio
 import contextlib
 import datetime as dt
 import os
+import resource
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -139,9 +142,10 @@ $16,$17)"""
 
 
 async def bare_insert(url: str, schema: str, ids: tuple[str, str], concurrency: int,
-                      seconds: float) -> float:
+                      seconds: float) -> tuple[float, dict[str, float]]:
     """Rows per second of single-row parameterised INSERTs (autocommit) of the orders the API
-    creates, into a copy of the orders table (same columns and indexes)."""
+    creates, into a copy of the orders table (same columns and indexes); and the CPU seconds
+    of this process and of PostgreSQL meanwhile (its backends are counted before they end)."""
     pool = await asyncpg.create_pool(url, min_size=concurrency, max_size=concurrency,
                                      server_settings={"search_path": schema})
     assert pool is not None
@@ -157,11 +161,43 @@ async def bare_insert(url: str, schema: str, ids: tuple[str, str], concurrency: 
                 await statement.fetch(*order_row(*ids, k * 1_000_000 + count))
                 count += 1
 
-    start = time.perf_counter()
+    start, cpu_before = time.perf_counter(), _bare_meters()
     await asyncio.gather(*(worker(k) for k in range(concurrency)))
-    elapsed = time.perf_counter() - start
+    elapsed, cpu_after = time.perf_counter() - start, _bare_meters()
     await pool.close()
-    return count / elapsed
+    return count / elapsed, {name: cpu_after[name] - cpu_before[name] for name in cpu_after}
+
+
+def _bare_meters() -> dict[str, float]:
+    return {"client": client_cpu_seconds(), "postgres": postgres_cpu_seconds()}
+
+
+def client_cpu_seconds() -> float:
+    """User + system CPU time this process (the load generator) has used so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time used so far by every PostgreSQL process on the machine (the server and all
+    its backends; other work on a shared machine adds to it)."""
+    total = 0.0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                with open(f"/proc/{entry.name}/comm", encoding="ascii") as comm:
+                    if comm.read().strip() != "postgres":
+                        continue
+                total += cpu_seconds(int(entry.name))
+    return total
+
+
+def measured_cpu(run: Callable[[], Any], meters: dict[str, Callable[[], float]]
+                 ) -> tuple[Any, dict[str, float]]:
+    """`run()`'s result and the CPU seconds each meter counted while it ran."""
+    before = {name: meter() for name, meter in meters.items()}
+    result = run()
+    return result, {name: meter() - before[name] for name, meter in meters.items()}
 
 
 async def drop_schema(url: str, schema: str) -> None:
@@ -200,20 +236,31 @@ def main() -> None:
             ports = [port for port, _ in workers]
             token, customer, merchant = asyncio.run(setup_accounts(ports[0]))
             asyncio.run(api_load(ports, token, merchant, args.concurrency, 1.0))  # warm up
-            cpu_before = sum(cpu_seconds(pid) for _, pid in workers)
-            rate, latencies, errors = asyncio.run(
-                api_load(ports, token, merchant, args.concurrency, seconds))
-            cpu = sum(cpu_seconds(pid) for _, pid in workers) - cpu_before
-        bare = asyncio.run(bare_insert(args.database_url, schema, (customer, merchant),
-                                       args.concurrency, seconds / 2))
+            (rate, latencies, errors), api_cpu = measured_cpu(
+                lambda: asyncio.run(api_load(ports, token, merchant, args.concurrency, seconds)),
+                {"server": lambda: sum(cpu_seconds(pid) for _, pid in workers),
+                 "client": client_cpu_seconds, "postgres": postgres_cpu_seconds})
+        bare_seconds = seconds / 2
+        bare, bare_cpu = asyncio.run(bare_insert(args.database_url, schema, (customer, merchant),
+                                                 args.concurrency, bare_seconds))
     finally:
         asyncio.run(drop_schema(args.database_url, schema))
         redis.stop()
+    orders, inserts = max(1, len(latencies)), max(1.0, bare * bare_seconds)
+    api_ms = {name: used * 1000 / orders for name, used in api_cpu.items()}
+    bare_ms = {name: used * 1000 / inserts for name, used in bare_cpu.items()}
     figures.update({
         "orders_per_s": round(rate, 1), "p50_ms": round(pct(latencies, 50), 2),
         "p99_ms": round(pct(latencies, 99), 2), "errors": errors,
         "bare_insert_per_s": round(bare, 1), "ratio_to_bare": round(rate / bare, 3),
-        "server_cpu_ms_per_order": round(cpu * 1000 / max(1, len(latencies)), 2),
+        "server_cpu_ms_per_order": round(api_ms["server"], 3),
+        "client_cpu_ms_per_order": round(api_ms["client"], 3),
+        "postgres_cpu_ms_per_order": round(api_ms["postgres"], 3),
+        "bare_client_cpu_ms_per_insert": round(bare_ms["client"], 3),
+        "bare_postgres_cpu_ms_per_insert": round(bare_ms["postgres"], 3),
+        # CPU per bare insert over CPU per order, all processes counted: the rate ratio the
+        # two would reach with the machine's cores to themselves.
+        "cpu_ratio_to_bare": round(sum(bare_ms.values()) / sum(api_ms.values()), 3),
         "cpus": os.cpu_count(), "loadavg_1m_after": round(os.getloadavg()[0], 2),
     })
     emit(figures)

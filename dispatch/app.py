@@ -28,6 +28,7 @@ from dispatch.metrics import Metrics
 from dispatch.optimizer.service.runner import start_in_app
 from dispatch.orders import views as order_views
 from dispatch.orders.areas import load_areas
+from dispatch.orders.fastpath import CreateOrderFastPath
 from dispatch.orders.tracking import OrderEvents
 from dispatch.outbox.relay import RelayParams, run_relay
 from dispatch.payments import views as payment_views
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings or get_settings()
     install_error_handlers(app)
     app.add_middleware(RejectNulMiddleware)
+    app.add_middleware(CreateOrderFastPath)  # the hot create; the route serves what it declines
     app.include_router(health_views.router)
     app.include_router(rider_views.router)
     app.include_router(user_views.router)

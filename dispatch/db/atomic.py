@@ -5,6 +5,9 @@ first), run in autocommit: one round trip, one commit, atomic. It is compiled on
 the pooled connection's driver (asyncpg) directly: per request, SQLAlchemy's execution
 machinery cost more than the database's work. SQLite has no DML in CTEs, so there the steps
 run one after the other in a transaction (a local file: round trips are cheap).
+`run_grouped` goes further on PostgreSQL: a statement that many requests run at the same
+time runs for all of them in one transaction, pipelined in one round trip (group commit,
+`dispatch.db.group`), each request still learning its own outcome.
 Steps are built once, with named bind parameters; each run passes one dictionary of values,
 where one name is one value across every step, and each statement receives only its own.
 Parameters are made with `param`, which names them apart from every column: SQLAlchemy
@@ -16,7 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable, Mapping
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +33,8 @@ from sqlalchemy.sql import visitors
 from sqlalchemy.sql.dml import Delete, Insert, Update
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.types import TypeEngine
+
+from dispatch.db.group import GroupRunner
 
 Dml = Insert | Update | Delete
 _MARK = "__"  # column names never end so
@@ -132,18 +138,23 @@ def _compiled(step: Step, dialect: Dialect) -> _Compiled:
         processors=tuple(b.type.dialect_impl(dialect).bind_processor(dialect) for b in binds))
 
 
-async def _run_on_driver(engine: AsyncEngine, step: Step, values: Mapping[str, Any]) -> bool:
-    compiled = _compiled(step, engine.dialect)
+async def _on_driver(engine: AsyncEngine, use: Callable[[Any], Any]) -> Any:
+    """`await use(asyncpg_connection)` on a pooled connection, outside any transaction."""
     pooled = await engine.raw_connection()  # no SQLAlchemy Connection: a third of the cost
     try:
-        row = await pooled.driver_connection.fetchrow(  # type: ignore[union-attr]
-            compiled.sql, *compiled.args(values))
+        return await use(pooled.driver_connection)
     except (OSError, asyncio.CancelledError, asyncpg.InterfaceError,
             asyncpg.PostgresConnectionError):
         pooled.invalidate()  # broken, or cut off mid-query: the pool must not hand it out
         raise
     finally:
-        pooled.close()  # back to the pool; no transaction was opened, so nothing to reset
+        pooled.close()  # back to the pool; no transaction was left open, nothing to reset
+
+
+async def _run_on_driver(engine: AsyncEngine, step: Step, values: Mapping[str, Any]) -> bool:
+    compiled = _compiled(step, engine.dialect)
+    args = compiled.args(values)
+    row = await _on_driver(engine, lambda driver: driver.fetchrow(compiled.sql, *args))
     return row is not None
 
 
@@ -156,3 +167,73 @@ async def run(engine: AsyncEngine, steps: Steps, values: Mapping[str, Any]) -> b
             await conn.execute(step.statement, step.bind(values))
         result = await conn.execute(steps[-1].statement, steps[-1].bind(values))
         return result.returns_rows and result.first() is not None
+
+
+@dataclass(frozen=True)
+class Grouped:
+    """Steps that concurrent requests run together (`run_grouped`) where they are one
+    statement on asyncpg.
+
+    `returned` names the value that the statement's first returned column equals when it
+    returned a row for that request (None: its rows are not read); runs of a group that
+    share that value go one by one instead, as their rows could not be told apart.
+    `lock_order` names the values by which the runs in a group are sorted, so that groups
+    take row locks in one order and never deadlock each other.
+    """
+
+    steps: Steps
+    returned: str | None
+    lock_order: tuple[str, ...] = ()
+
+
+_runners: weakref.WeakKeyDictionary[
+    AsyncEngine, dict[Grouped, GroupRunner[Mapping[str, Any], bool]]] = (
+    weakref.WeakKeyDictionary())
+
+
+def _sort_key(grouped: Grouped) -> Callable[[Mapping[str, Any]], tuple[str, ...]]:
+    return lambda values: tuple(str(values.get(name, "")) for name in grouped.lock_order)
+
+
+async def _run_group(engine: AsyncEngine, grouped: Grouped,
+                     group: Sequence[Mapping[str, Any]]) -> list[bool | BaseException]:
+    """The statement once per values, in one transaction and one round trip; per values
+    whether it returned a row. If the database refuses the group (a deadlock, one bad row),
+    nothing of it was applied and each runs again alone, so one failure fails one request."""
+    step = grouped.steps[0]
+    if grouped.returned is not None and len(group) > 1 and len(
+            {values[grouped.returned] for values in group}) < len(group):
+        return await _one_by_one(engine, step, group)  # rows would not tell runs apart
+    compiled = _compiled(step, engine.dialect)
+    args = [compiled.args(values) for values in sorted(group, key=_sort_key(grouped))]
+    try:
+        if grouped.returned is None:
+            await _on_driver(engine, lambda driver: driver.executemany(compiled.sql, args))
+            return [False] * len(group)
+        rows = await _on_driver(engine, lambda driver: driver.fetchmany(compiled.sql, args))
+    except asyncpg.PostgresError:
+        if len(group) == 1:
+            raise
+        return await _one_by_one(engine, step, group)
+    returned = {row[0] for row in rows}
+    return [values[grouped.returned] in returned for values in group]
+
+
+async def _one_by_one(engine: AsyncEngine, step: Step, group: Sequence[Mapping[str, Any]]
+                      ) -> list[bool | BaseException]:
+    """Each run in its own statement: its own result, or its own exception."""
+    return list(await asyncio.gather(
+        *(_run_on_driver(engine, step, values) for values in group), return_exceptions=True))
+
+
+async def run_grouped(engine: AsyncEngine, grouped: Grouped, values: Mapping[str, Any]
+                      ) -> bool:
+    """`run`, grouped on asyncpg with the concurrent runs of the same statement."""
+    if len(grouped.steps) != 1 or engine.dialect.driver != "asyncpg":
+        return await run(engine, grouped.steps, values)
+    runners = _runners.setdefault(engine, {})
+    runner = runners.get(grouped)
+    if runner is None:
+        runner = runners[grouped] = GroupRunner(
+            functools.partial(_run_group, engine, grouped))
+    return await runner.submit(values)

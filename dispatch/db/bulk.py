@@ -19,6 +19,7 @@ from sqlalchemy import ARRAY, JSON, ColumnElement, String, Table, any_, bindpara
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute, class_mapper
+from sqlalchemy.types import TypeEngine
 
 from dispatch.db.base import dialect_of
 
@@ -29,10 +30,11 @@ COPY_MIN_ROWS = 64
 
 
 def among(session: AsyncSession, column: ColumnElement[Any] | QueryableAttribute[Any],
-          ids: Sequence[str]) -> ColumnElement[bool]:
-    """`column IN ids`: on PostgreSQL one array parameter, however many ids."""
+          ids: Sequence[Any], element: TypeEngine[Any] | None = None) -> ColumnElement[bool]:
+    """`column IN ids`: on PostgreSQL one array parameter (of `element`, text unless given),
+    however many ids."""
     if dialect_of(session) == "postgresql":
-        return column == any_(bindparam(None, list(ids), type_=ARRAY(String())))
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(element or String())))
     return column.in_(ids)
 
 

@@ -1,7 +1,8 @@
 """Creating an order: claim the key and record the authorisation, call the provider, then
 write the order, its payment, its event, the call's completion and the stored response.
 
-Both steps are atomic, and on PostgreSQL each is one statement (`dispatch.db.atomic`). The
+Both steps are atomic, and on PostgreSQL each is one statement (`dispatch.db.atomic`), run
+for all the creates arriving meanwhile in one transaction (group commit: `run_grouped`). The
 authorisation's idempotency key (derived from the order id kept with the claimed key) is
 stored before the provider is called, so a retry after a crash reuses it and money moves
 once. When the fast claim takes nothing (the key exists, or the merchant is unknown),
@@ -62,12 +63,16 @@ def locate(areas: ServiceAreas, data: CreateOrderIn) -> str:
     return region
 
 
+# Groups take the keys' row locks in this order (a claim returns its call's key).
+_LOCK_ORDER = ("key_owner", "key_endpoint", "idempotency_key", "call_key")
+
+
 @dataclass(frozen=True)
 class _Statements:
-    claim: atomic.Steps  # take the key and record the call, if the merchant is active
-    record: atomic.Steps  # record the call (no key), if the merchant is active
-    write: atomic.Steps  # order, payment, event, call applied, response stored
-    write_unkeyed: atomic.Steps  # the same without a key
+    claim: atomic.Grouped  # take the key and record the call, if the merchant is active
+    record: atomic.Grouped  # record the call (no key), if the merchant is active
+    write: atomic.Grouped  # order, payment, event, call applied, response stored
+    write_unkeyed: atomic.Grouped  # the same without a key
 
 
 @functools.cache
@@ -84,10 +89,17 @@ def _statements(dialect: str) -> _Statements:
             dialect, idempotency.claimed()))
     writes = (atomic.insert_values(table(OrderRow), _ORDER), payments.payment_insert(),
               event_insert(), payments.call_done_statement())
+    def claiming(steps: atomic.Steps) -> atomic.Grouped:
+        return atomic.Grouped(steps, returned="call_key", lock_order=_LOCK_ORDER)
+
+    def writing(steps: atomic.Steps) -> atomic.Grouped:
+        return atomic.Grouped(steps, returned=None, lock_order=_LOCK_ORDER)
+
     return _Statements(
-        claim=claimed, record=atomic.together(dialect, payments.record_call_if(dialect, merchant)),
-        write=atomic.together(dialect, *writes, idempotency.complete_statement()),
-        write_unkeyed=atomic.together(dialect, *writes))
+        claim=claiming(claimed),
+        record=claiming(atomic.together(dialect, payments.record_call_if(dialect, merchant))),
+        write=writing(atomic.together(dialect, *writes, idempotency.complete_statement())),
+        write_unkeyed=writing(atomic.together(dialect, *writes)))
 
 
 def _ids(order_id: str) -> dict[str, str]:
@@ -176,13 +188,13 @@ async def create_order(*, params: CreateParams, customer_id: str, data: CreateOr
     statements = _statements(engine.dialect.name)
     values = _values(params, customer_id, locate(params.areas, data), data, scope)
     claim = statements.claim if scope is not None else statements.record
-    if not await atomic.run(engine, claim, values):
+    if not await atomic.run_grouped(engine, claim, values):
         replay = await _claim_again(params, values, scope)
         if replay is not None:
             return replay, True
     result = await payments.call_provider(params.provider, payments.PlannedCall(
         values["call_key"], "authorise", data.amount_minor), "", data.currency)
     stored = _outcome(values, data, result)
-    await atomic.run(engine, statements.write if scope is not None else statements.write_unkeyed,
-                     values)
+    await atomic.run_grouped(
+        engine, statements.write if scope is not None else statements.write_unkeyed, values)
     return stored, False
