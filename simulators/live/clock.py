@@ -85,10 +85,13 @@ class Pacer:
         self.gap_s = 1.0 / per_s
         self.next_slot = -float("inf")
 
-    async def slot(self) -> None:
-        """Return at this caller's slot: now, or `1 / per_s` after the previous slot."""
+    async def slot(self) -> float:
+        """Return at this caller's slot (now, or `1 / per_s` after the previous slot), which
+        is the loop time returned (waking up to the loop's clock resolution early, later
+        when the loop is busy)."""
         loop = asyncio.get_running_loop()
         at = max(loop.time(), self.next_slot)
         self.next_slot = at + self.gap_s
         if at > loop.time():
             await asyncio.sleep(at - loop.time())
+        return at
