@@ -6,7 +6,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
@@ -91,8 +90,10 @@ class LiveStore:
 
     async def apply_positions(
         self, region: str, writes: Sequence[PositionWrite], *, at_ms: int | None = None
-    ) -> list[bool]:
-        """Write each rider's newest fix in one atomic round trip; True where it moved the rider."""
+    ) -> list[bool | ValueError]:
+        """Write each rider's newest fix in one atomic round trip; True where it moved the rider,
+        False where an equal or newer fix was already stored, and a `ValueError` for a rider
+        id a cell record cannot hold (empty, or longer than 255 bytes)."""
         keys = RegionKeys(region)
         args: list[str | int] = [at_ms or now_ms(), self.rider_ttl_s, keys.rider_prefix,
                                  keys.cell_prefix]
@@ -102,7 +103,8 @@ class LiveStore:
             args.append(f"{w.lat!r}|{w.lng!r}|{w.ts_ms}|{w.seq}|{cell_of(w.lat, w.lng, res)}|"
                         f"{w.status_hint}|{w.conn}|{w.extra}")
         applied = await self._apply(keys=[keys.seen], args=args)
-        return [bool(a) for a in applied]
+        return [a == 1 if a >= 0 else ValueError(f"rider id {w.rider_id!r} cannot be stored")
+                for a, w in zip(applied, writes, strict=True)]
 
     async def attach(self, region: str, rider_id: str, conn: str) -> int:
         """Record `conn` as the rider's live connection; return the highest sequence stored."""
@@ -248,12 +250,15 @@ class LiveStore:
             self._ring_hints.popitem(last=False)
 
     @staticmethod
-    def _parse(flat: list[Any]) -> list[NearbyRider]:
-        """The script's flat reply: seven values per rider (see `scripts.NEARBY`)."""
-        values = iter(flat)
-        return [NearbyRider(rider_id, float(lat), float(lng), float(distance), status, load, seen)
-                for rider_id, distance, lat, lng, seen, status, load
-                in zip(values, values, values, values, values, values, values, strict=True)]
+    def _parse(lines: list[str]) -> list[NearbyRider]:
+        """The script's reply: one `distance|lat|lng|seen|status|load|id` per rider (see
+        `scripts.NEARBY`)."""
+        found = []
+        for line in lines:
+            distance, lat, lng, seen, status, load, rider_id = line.split("|", 6)
+            found.append(NearbyRider(rider_id, float(lat), float(lng), float(distance), status,
+                                     int(load), int(seen)))
+        return found
 
 
 def _rings_to_cover(origin: str, offset: float, distance_m: float, first: int, last: int) -> int:

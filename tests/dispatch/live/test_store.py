@@ -7,10 +7,11 @@ import random
 from collections import defaultdict
 
 import pytest
-from redis.asyncio import Redis
+from redis.asyncio import ConnectionPool, Redis
 
 from dispatch.live.keys import RegionKeys
 from dispatch.live.models import PositionWrite, RiderStatus
+from dispatch.live.scripts import decode_cell
 from dispatch.live.store import LiveStore, now_ms
 from geo.cells import cell_of
 
@@ -26,12 +27,20 @@ def write(rider: str, lat: float, lng: float, ts: int, seq: int, status: str = "
 
 
 async def cells_by_rider(redis: Redis, region: str = "city") -> dict[str, list[str]]:
-    """Every cell hash each rider appears in, read straight from Redis."""
+    """Every cell each rider appears in (once per record naming it), read straight from Redis."""
     prefix = RegionKeys(region).cell_prefix
+    raw = Redis.from_pool(ConnectionPool(  # records are bytes: a client that keeps them so
+        **{**redis.connection_pool.connection_kwargs, "decode_responses": False},
+        connection_class=redis.connection_pool.connection_class))
     found: dict[str, list[str]] = defaultdict(list)
-    async for key in redis.scan_iter(match=prefix + "*", count=1000):
-        for rider in await redis.hkeys(key):
-            found[rider].append(key.removeprefix(prefix))
+    try:
+        async for key in raw.scan_iter(match=prefix + "*", count=1000):
+            records = decode_cell(await raw.get(key))
+            assert records, f"{key!r} is an empty cell left behind"
+            for record in records:
+                found[record.rider_id].append(key.decode().removeprefix(prefix))
+    finally:
+        await raw.aclose()
     return found
 
 
@@ -159,3 +168,26 @@ async def test_regions_are_isolated(redis: Redis) -> None:
     await store.apply_positions("north", [write("r1", *BERLIN, 1, 1, region="north")])
     assert await store.nearby("south", *BERLIN, radius_m=1000, k=5) == []
     assert len(await store.nearby("north", *BERLIN, radius_m=1000, k=5)) == 1
+
+
+async def test_riders_at_the_same_distance_are_ranked_by_id(redis: Redis) -> None:
+    """Equal distances (here, riders on one spot) are ordered by id, the k smallest kept,
+    however the writes fell into the cell."""
+    store = LiveStore(redis)
+    ids = [f"r{i}" for i in (7, 3, 9, 1, 5, 8, 2)]
+    await store.apply_positions("city", [write(r, 52.5205, 13.4055, 1, 1) for r in ids],
+                                at_ms=now_ms())
+    await store.apply_positions("city", [write("near", 52.5201, 13.4051, 1, 1)], at_ms=now_ms())
+    found = await store.nearby("city", *BERLIN, radius_m=1000, k=4)
+    assert [r.rider_id for r in found] == ["near", "r1", "r2", "r3"]
+    assert found[1].distance_m == found[2].distance_m == found[3].distance_m > 0
+
+
+async def test_rider_ids_a_record_cannot_hold_are_refused_alone(redis: Redis) -> None:
+    store = LiveStore(redis)
+    outcomes = await store.apply_positions("city", [write("a", *BERLIN, 1, 1),
+                                                    write("x" * 256, *BERLIN, 1, 1),
+                                                    write("b|c", *BERLIN, 1, 1)])
+    assert outcomes[0] is True and isinstance(outcomes[1], ValueError) and outcomes[2] is True
+    found = await store.nearby("city", *BERLIN, radius_m=100, k=5)
+    assert sorted(r.rider_id for r in found) == ["a", "b|c"]
