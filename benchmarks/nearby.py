@@ -5,8 +5,9 @@ store; the same points go into a Redis geo set. Both answer the same random
 queries (k = 10 within 3 km) from this process (pinned to core 1; Redis on core 0):
 sequential queries give p50/p99 latency (ours and GEOSEARCH taking turns point by
 point), 32 concurrent callers give queries/s (three rounds each, in turn; the ratio
-is the median of the rounds' ratios). Our query also filters by status and freshness,
-which GEOSEARCH does not.
+is the median of the rounds' ratios). Then each side's CPU per query, Redis's (`INFO cpu`)
+and this process's, from sequential blocks taken in turn: the figures a shared machine
+disturbs least. Our query also filters by status and freshness, which GEOSEARCH does not.
 
 Run: python -m benchmarks.nearby [--quick]
 """
@@ -36,6 +37,7 @@ RADIUS_M = 3000.0
 K = 10
 CONCURRENCY = 32
 ROUNDS = 3  # throughput rounds, ours and GEOSEARCH in turn
+CPU_POINTS = 500  # sequential queries per side in each round of the CPU measurement
 GEO_KEY = "bench:geo"
 
 
@@ -95,6 +97,28 @@ async def rates(queries: list[Query], points: list) -> list[list[float]]:
     return out
 
 
+async def redis_cpu_s(redis: Redis) -> float:
+    """CPU time (user + system) the Redis server has used so far."""
+    info = await redis.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+async def cpu_costs(redis: Redis, queries: list[Query], points: list[tuple[float, float]]
+                    ) -> list[tuple[float, float]]:
+    """Each query's (Redis, client) CPU microseconds per query: the median over ROUNDS rounds
+    of sequential queries, the queries taking turns block by block."""
+    rounds: list[list[tuple[float, float]]] = [[] for _ in queries]
+    for _ in range(ROUNDS):
+        for costs, query in zip(rounds, queries, strict=True):
+            server, client = await redis_cpu_s(redis), time.process_time()
+            for lat, lng in points:
+                await query(lat, lng)
+            costs.append(((await redis_cpu_s(redis) - server) * 1e6 / len(points),
+                          (time.process_time() - client) * 1e6 / len(points)))
+    return [(statistics.median(s for s, _ in costs), statistics.median(c for _, c in costs))
+            for costs in rounds]
+
+
 def waits(pids: list[int]) -> list[float]:
     """Seconds each process has waited for a CPU so far, and the wall clock last."""
     return [*(run_queue_wait_seconds(pid) for pid in pids), time.perf_counter()]
@@ -121,6 +145,7 @@ async def measure(url: str, redis_pid: int, riders: int, queries: int, seed: int
         ours_ms, geo_ms = await latencies([ours, geosearch], points)
         after = waits([redis_pid, os.getpid()])
         ours_qps, geo_qps = await rates([ours, geosearch], points)
+        ours_cpu, geo_cpu = await cpu_costs(redis, [ours, geosearch], points[:CPU_POINTS])
     finally:
         await redis.aclose()
     return {
@@ -133,6 +158,10 @@ async def measure(url: str, redis_pid: int, riders: int, queries: int, seed: int
         "geosearch_qps": round(statistics.median(geo_qps)),
         "qps_vs_geosearch": round(statistics.median(
             o / g for o, g in zip(ours_qps, geo_qps, strict=True)), 2),
+        "redis_cpu_us": round(ours_cpu[0], 1),
+        "geosearch_redis_cpu_us": round(geo_cpu[0], 1),
+        "client_cpu_us": round(ours_cpu[1], 1),
+        "geosearch_client_cpu_us": round(geo_cpu[1], 1),
         "mean_results": round(sum(found) / len(found), 2),
         # Share of the sequential phases each process spent runnable but waiting for a
         # CPU: on a shared machine the latency tail is mostly this.

@@ -69,9 +69,10 @@ _STATUSES = (
 # `load_cell(key)`: the cell's records (from this run's table, else Redis); assigning
 # `cells[key]` keeps a new value, and `save_cells()` writes every kept cell (deleting
 # the empty ones). `find_record(text, id)`: where the rider's record starts, or nil;
-# `without(text, id)`: the records less the rider's; `record(...)`: one record.
+# `without(text, id)`: the records less the rider's; `put(text, id, rec)`: the records
+# with the rider's replaced by `rec` (or `rec` added); `record(...)`: one record.
 _CELLS = _STATUSES + f"""
-local byte, sub = string.byte, string.sub
+local byte, find, sub = string.byte, string.find, string.sub
 local cells = {{}}
 local function load_cell(key)
   local text = cells[key]
@@ -87,19 +88,26 @@ local function save_cells()
   end
 end
 local function find_record(text, id)
-  local pos, len, n = 1, #text, #id
-  while pos < len do
-    local idlen = byte(text, pos + {RECORD_SIZE - 1})
-    if idlen == n and sub(text, pos + {RECORD_SIZE}, pos + {RECORD_SIZE - 1} + n) == id then
-      return pos
-    end
-    pos = pos + {RECORD_SIZE} + idlen
+  -- a plain search finds the id's bytes; a walk over the records' lengths (one byte
+  -- each) confirms that a record's id starts there, not a part of another's
+  local n, pos = #id, 1
+  local at = find(text, id, 1, true)
+  while at do
+    local start = at - {RECORD_SIZE}
+    while pos < start do pos = pos + {RECORD_SIZE} + byte(text, pos + {RECORD_SIZE - 1}) end
+    if pos == start and byte(text, at - 1) == n then return pos end
+    at = find(text, id, at + 1, true)
   end
 end
 local function without(text, id)
   local pos = find_record(text, id)
   if not pos then return text end
   return sub(text, 1, pos - 1) .. sub(text, pos + {RECORD_SIZE} + #id)
+end
+local function put(text, id, rec)
+  local pos = find_record(text, id)
+  if not pos then return text .. rec end
+  return sub(text, 1, pos - 1) .. rec .. sub(text, pos + {RECORD_SIZE} + #id)
 end
 local function record(id, lat, lng, seen, load, status)
   return struct.pack('{RECORD}', lat, lng, seen, load, CODE[status] or 0, #id) .. id
@@ -146,8 +154,8 @@ for i = 5, #ARGV, 2 do
         cells[ok] = without(load_cell(ok), id)
       end
       local ck = cprefix .. cell
-      cells[ck] = without(load_cell(ck), id) ..
-        record(id, tonumber(lat), tonumber(lng), tonumber(now), tonumber(load), status)
+      cells[ck] = put(load_cell(ck), id,
+        record(id, tonumber(lat), tonumber(lng), tonumber(now), tonumber(load), status))
       redis.call('HSET', rk, 'lat', lat, 'lng', lng, 'ts', ts_s, 'pseq', seq_s, 'seq', maxseq,
         'seen', now, 'cell', cell, 'x', extra, 'status', status, 'load', load, 'conn', conn)
       redis.call('ZADD', KEYS[1], now, id)
@@ -180,8 +188,8 @@ if cur[1] and cur[1] ~= '' then
   local pos = find_record(text, id)
   if pos then
     local lat, lng, seen = struct.unpack('{RECORD}', text, pos)
-    cells[ck] = without(text, id) ..
-      record(id, lat, lng, seen, tonumber(cur[3]) or 0, cur[2] or 'offline')
+    cells[ck] = put(text, id,
+      record(id, lat, lng, seen, tonumber(cur[3]) or 0, cur[2] or 'offline'))
     save_cells()
   end
 end
