@@ -6,10 +6,13 @@ one `struct.unpack` call. (Reading a hash per cell cost a Redis call per cell an
 two reply strings per rider, and parsing text fields cost several Lua calls per
 rider: at 10,000 riders those were most of the query's Redis time.) A record is
 
-    lat, lng, seen_ms (doubles), load (int32), status code, id length (bytes), id
+    lat, lng, seen_ms (doubles), load (int32), status code, id length, position
+    text length (bytes), id, position text
 
-little-endian (`RECORD` below), so positions keep every bit of the float written and
-the script walks a cell record by record. An empty cell has no key.
+little-endian (`RECORD` below): the doubles keep every bit of the floats written, and
+the position text (`lat|lng` as the client wrote them) is what a query returns, so it
+formats one number per rider rather than three. The script walks a cell record by
+record. An empty cell has no key.
 
 A rider is in exactly one cell, or in none once evicted: every script that moves a
 rider removes its record from the old cell and writes the new one in the same atomic
@@ -29,7 +32,7 @@ from typing import NamedTuple
 
 from dispatch.live.models import RiderStatus
 
-RECORD = "<dddiBB"  # struct format of a record's fixed part; the id's bytes follow
+RECORD = "<dddiBBB"  # struct format of a record's fixed part; the id and position text follow
 RECORD_SIZE = struct.calcsize(RECORD)
 STATUS_CODES = {status.value: code for code, status in enumerate(RiderStatus, start=1)}
 
@@ -44,6 +47,7 @@ class CellRecord(NamedTuple):
     seen_ms: int
     load: int
     status: str
+    position: str
 
 
 def decode_cell(data: bytes) -> list[CellRecord]:
@@ -51,11 +55,12 @@ def decode_cell(data: bytes) -> list[CellRecord]:
     statuses = {code: name for name, code in STATUS_CODES.items()}
     records, pos = [], 0
     while pos < len(data):
-        lat, lng, seen, load, code, idlen = struct.unpack_from(RECORD, data, pos)
+        lat, lng, seen, load, code, idlen, textlen = struct.unpack_from(RECORD, data, pos)
         pos += RECORD_SIZE
         records.append(CellRecord(data[pos:pos + idlen].decode(), lat, lng, int(seen), load,
-                                  statuses.get(code, "")))
-        pos += idlen
+                                  statuses.get(code, ""),
+                                  data[pos + idlen:pos + idlen + textlen].decode()))
+        pos += idlen + textlen
     return records
 
 
@@ -87,30 +92,35 @@ local function save_cells()
     if text == '' then redis.call('DEL', key) else redis.call('SET', key, text) end
   end
 end
+local function record_end(text, pos)  -- the last byte of the record starting at `pos`
+  local ends = pos + {RECORD_SIZE - 1}
+  return ends + byte(text, ends - 1) + byte(text, ends)
+end
 local function find_record(text, id)
-  -- a plain search finds the id's bytes; a walk over the records' lengths (one byte
+  -- a plain search finds the id's bytes; a walk over the records' lengths (two bytes
   -- each) confirms that a record's id starts there, not a part of another's
   local n, pos = #id, 1
   local at = find(text, id, 1, true)
   while at do
     local start = at - {RECORD_SIZE}
-    while pos < start do pos = pos + {RECORD_SIZE} + byte(text, pos + {RECORD_SIZE - 1}) end
-    if pos == start and byte(text, at - 1) == n then return pos end
+    while pos < start do pos = record_end(text, pos) + 1 end
+    if pos == start and byte(text, at - 2) == n then return pos end
     at = find(text, id, at + 1, true)
   end
 end
 local function without(text, id)
   local pos = find_record(text, id)
   if not pos then return text end
-  return sub(text, 1, pos - 1) .. sub(text, pos + {RECORD_SIZE} + #id)
+  return sub(text, 1, pos - 1) .. sub(text, record_end(text, pos) + 1)
 end
 local function put(text, id, rec)
   local pos = find_record(text, id)
   if not pos then return text .. rec end
-  return sub(text, 1, pos - 1) .. rec .. sub(text, pos + {RECORD_SIZE} + #id)
+  return sub(text, 1, pos - 1) .. rec .. sub(text, record_end(text, pos) + 1)
 end
-local function record(id, lat, lng, seen, load, status)
-  return struct.pack('{RECORD}', lat, lng, seen, load, CODE[status] or 0, #id) .. id
+local function record(id, lat, lng, seen, load, status, position)
+  return struct.pack('{RECORD}', lat, lng, seen, load, CODE[status] or 0, #id, #position) ..
+    id .. position
 end
 """
 
@@ -122,7 +132,8 @@ end
 # share the region's hash tag and slot with `seen`.)
 # Returns one integer per rider: 1 if the fix became the rider's position, 0 if it was
 # older than (or a duplicate of) the position already stored, -1 if the rider id is
-# empty or longer than 255 bytes (a record cannot hold it). `status_hint` (the status
+# empty or longer than 255 bytes (a record cannot hold it; nor a position text longer
+# than 255 bytes, which no float's repr comes near). `status_hint` (the status
 # the rider last declared on its connection) is used only when Redis has none, which is
 # how a Redis that restarted empty gets riders' statuses back with their next fix.
 APPLY_FIXES = _CELLS + """
@@ -154,8 +165,8 @@ for i = 5, #ARGV, 2 do
         cells[ok] = without(load_cell(ok), id)
       end
       local ck = cprefix .. cell
-      cells[ck] = put(load_cell(ck), id,
-        record(id, tonumber(lat), tonumber(lng), tonumber(now), tonumber(load), status))
+      cells[ck] = put(load_cell(ck), id, record(id, tonumber(lat), tonumber(lng), tonumber(now),
+        tonumber(load), status, lat .. '|' .. lng))
       redis.call('HSET', rk, 'lat', lat, 'lng', lng, 'ts', ts_s, 'pseq', seq_s, 'seq', maxseq,
         'seen', now, 'cell', cell, 'x', extra, 'status', status, 'load', load, 'conn', conn)
       redis.call('ZADD', KEYS[1], now, id)
@@ -187,9 +198,9 @@ if cur[1] and cur[1] ~= '' then
   local text = load_cell(ck)
   local pos = find_record(text, id)
   if pos then
-    local lat, lng, seen = struct.unpack('{RECORD}', text, pos)
-    cells[ck] = put(text, id,
-      record(id, lat, lng, seen, tonumber(cur[3]) or 0, cur[2] or 'offline'))
+    local lat, lng, seen, _, _, idlen, textlen, at = struct.unpack('{RECORD}', text, pos)
+    cells[ck] = put(text, id, record(id, lat, lng, seen, tonumber(cur[3]) or 0,
+      cur[2] or 'offline', sub(text, at + idlen, at + idlen + textlen - 1)))
     save_cells()
   end
 end
@@ -216,9 +227,11 @@ return ids
 """
 
 # KEYS: [seen] (names the region's slot; the cells read share its hash tag)
-# ARGV: [lat, lng, radius_m, k, fresh_after_ms, status ('' for any), max_load (-1 any),
-#        cell_prefix, rings, bounds, offset_m]
-# `rings`: the cells to scan ring by ring outwards, rings separated by ';', cells by ','.
+# ARGV: ["lat|lng|radius_m|k|fresh_after_ms|status ('' for any)|max_load (-1 any)|
+#         key_width|offset_m", rings, bounds]
+# (The scalars travel as one string: each argument costs the client an encoding.)
+# `rings`: the cells' keys to scan ring by ring outwards, rings separated by ';', the
+# keys of a ring concatenated (all `key_width` long: H3 cell names have one length).
 # `bounds`: one distance per ring, comma-separated, less `offset_m` (the query point's
 # distance from its cell's centre; floored at 0): no rider of that ring or a later one
 # is nearer than it. Once k riders are found and the k-th is nearer than the next ring's
@@ -226,7 +239,8 @@ return ids
 # send a generous disk for the price of the rings actually needed. Each ring is read
 # with one MGET.
 # (Cells travel as one argument: encoding dozens of key arguments per query cost the
-# client more than the whole scan costs Redis.)
+# client more than the whole scan costs Redis; and cutting fixed-width keys out of it
+# costs Redis less than splitting on separators and prefixing each cell.)
 # Returns up to k riders nearest first (ties by id), each as one string
 # `distance_m|lat|lng|seen_ms|status|load|id` (one string per rider: formatting and
 # returning seven values each cost Redis and the client more; the id goes last, so
@@ -234,10 +248,12 @@ return ids
 NEARBY = _STATUSES + f"""
 local rad = math.pi / 180
 local earth = 6371008.8
-local lat0, lng0 = tonumber(ARGV[1]) * rad, tonumber(ARGV[2]) * rad
-local radius, k, fresh = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local want = ARGV[6] == '' and 0 or CODE[ARGV[6]] or -1
-local max_load = tonumber(ARGV[7])
+local lat_s, lng_s, radius_s, k_s, fresh_s, want_s, max_load_s, width_s, offset_s =
+  string.match(ARGV[1], '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$')
+local lat0, lng0 = tonumber(lat_s) * rad, tonumber(lng_s) * rad
+local radius, k, fresh = tonumber(radius_s), tonumber(k_s), tonumber(fresh_s)
+local want = want_s == '' and 0 or CODE[want_s] or -1
+local max_load, width, offset = tonumber(max_load_s), tonumber(width_s), tonumber(offset_s)
 local c0 = math.cos(lat0)
 local sub, byte, abs, sin, cos = string.sub, string.byte, math.abs, math.sin, math.cos
 local asin, sqrt = math.asin, math.sqrt
@@ -248,28 +264,26 @@ local decode = struct.unpack
 local td, tt, tp = {{}}, {{}}, {{}}
 local function id_at(text, pos)
   local at = pos + {RECORD_SIZE}
-  return sub(text, at, at + byte(text, at - 1) - 1)
+  return sub(text, at, at + byte(text, at - 2) - 1)
 end
 local n, limit = 0, radius
-local prefix = ARGV[8]
 local bounds = {{}}
-local offset = tonumber(ARGV[11])
-for b in string.gmatch(ARGV[10], '[^,]+') do
+for b in string.gmatch(ARGV[3], '[^,]+') do
   bounds[#bounds + 1] = math.max(0, tonumber(b) - offset)
 end
 local r = 0
-for ring in string.gmatch(ARGV[9], '[^;]+') do
+for ring in string.gmatch(ARGV[2], '[^;]+') do
   r = r + 1
   if n == k and limit < bounds[r] then break end
   local keys = {{}}
-  for cell in string.gmatch(ring, '[^,]+') do keys[#keys + 1] = prefix .. cell end
+  for j = 1, #ring, width do keys[#keys + 1] = sub(ring, j, j + width - 1) end
   local texts = redis.call('MGET', unpack(keys))
   for c = 1, #keys do
     local text = texts[c]
     if text then
       local pos, len = 1, #text
       while pos < len do
-        local lat, lng, seen, load, code, idlen, at = decode('{RECORD}', text, pos)
+        local lat, lng, seen, load, code, idlen, textlen, at = decode('{RECORD}', text, pos)
         local p = lat * rad
         -- the latitude gap alone is a lower bound of the distance: skip hopeless riders
         -- before any trigonometry
@@ -302,7 +316,7 @@ for ring in string.gmatch(ARGV[9], '[^;]+') do
             end
           end
         end
-        pos = at + idlen
+        pos = at + idlen + textlen
       end
     end
   end
@@ -310,9 +324,10 @@ end
 local out = {{}}
 local fmt, status_of = string.format, STATUS
 for i = 1, n do
-  local lat, lng, seen, load, code = decode('{RECORD}', tt[i], tp[i])
-  out[i] = fmt('%.17g|%.17g|%.17g|%d|%s|%d|%s', td[i], lat, lng, seen, status_of[code] or '', load,
-    id_at(tt[i], tp[i]))
+  local text = tt[i]
+  local _, _, seen, load, code, idlen, textlen, at = decode('{RECORD}', text, tp[i])
+  out[i] = fmt('%.17g|%s|%d|%s|%d|%s', td[i], sub(text, at + idlen, at + idlen + textlen - 1), seen,
+    status_of[code] or '', load, sub(text, at, at + idlen - 1))
 end
 return out
 """

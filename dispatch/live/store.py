@@ -31,10 +31,11 @@ NO_BOUND = "-1e300"  # ring 0: any rider may be in it
 
 
 @lru_cache(maxsize=16_384)
-def rings_arg(origin: str, first: int, last: int) -> str:
-    """The rings `first`..`last` around `origin` as the nearby script's argument: the cells
-    of each ring comma-separated, rings separated by ';' (ring 0 is the origin itself)."""
-    return ";".join(",".join(ring(origin, r)) if r else origin for r in range(first, last + 1))
+def rings_arg(cell_prefix: str, origin: str, first: int, last: int) -> str:
+    """The rings `first`..`last` around `origin` as the nearby script's argument: the keys
+    of each ring's cells concatenated, rings separated by ';' (ring 0 is the origin)."""
+    return ";".join("".join(cell_prefix + cell for cell in (ring(origin, r) if r else [origin]))
+                    for r in range(first, last + 1))
 
 
 @lru_cache(maxsize=16_384)
@@ -200,17 +201,16 @@ class LiveStore:
         last_ring, neighbourhood = _around(origin, radius_m)
         offset = offset_from_centre_m(origin, lat, lng)
         fresh_after = (at_ms or now_ms()) - self.stale_after_ms
-        args: list[str | int | float] = [
-            repr(lat), repr(lng), repr(float(radius_m)), k, fresh_after,
-            status.value if status else "", -1 if max_load is None else max_load,
-            keys.cell_prefix,
-        ]
+        # one string for every scalar: each argument costs redis-py an encoding
+        params = (f"{lat!r}|{lng!r}|{float(radius_m)!r}|{k}|{fresh_after}|"
+                  f"{status.value if status else ''}|{-1 if max_load is None else max_load}|"
+                  f"{len(keys.cell_prefix) + len(origin)}|{offset!r}")
         hint_key = (region, neighbourhood)
         # One ring more than this neighbourhood last needed: the script stops before a
         # ring that cannot change the answer, so the spare ring costs nothing when unneeded
         # and saves a second round trip when it is.
         done = min(self._ring_hints.get(hint_key, FIRST_DISK_RINGS) + 1, last_ring)
-        found = await self._scan(keys, args, origin, offset, 0, done)
+        found = await self._scan(keys, params, origin, 0, done)
         while done < last_ring and not (
             len(found) >= k and found[k - 1].distance_m <= covered_radius_m(origin, done, offset)
         ):
@@ -220,18 +220,18 @@ class LiveStore:
             else:  # too few riders so far: the density says nothing better than doubling
                 upto = min(last_ring, 2 * done + 1)
             found = sorted(
-                [*found, *await self._scan(keys, args, origin, offset, done + 1, upto)],
+                [*found, *await self._scan(keys, params, origin, done + 1, upto)],
                 key=lambda n: (n.distance_m, n.rider_id),
             )[:k]
             done = upto
         self._learn_rings(hint_key, origin, offset, done, found, k)
         return found
 
-    async def _scan(self, keys: RegionKeys, args: list[str | int | float], origin: str,
-                    offset: float, first: int, last: int) -> list[NearbyRider]:
+    async def _scan(self, keys: RegionKeys, params: str, origin: str, first: int, last: int
+                    ) -> list[NearbyRider]:
         """Run the nearby script over rings `first`..`last` around `origin`."""
-        script_args = [*args, rings_arg(origin, first, last), bounds_arg(origin, first, last),
-                       repr(offset)]
+        script_args = [params, rings_arg(keys.cell_prefix, origin, first, last),
+                       bounds_arg(origin, first, last)]
         try:  # EVALSHA straight away: redis-py's Script wrapper costs a query microseconds
             flat = await self.redis.execute_command(  # type: ignore[no-untyped-call]
                 "EVALSHA", self._nearby.sha, 1, keys.seen, *script_args)
@@ -253,12 +253,10 @@ class LiveStore:
     def _parse(lines: list[str]) -> list[NearbyRider]:
         """The script's reply: one `distance|lat|lng|seen|status|load|id` per rider (see
         `scripts.NEARBY`)."""
-        found = []
-        for line in lines:
-            distance, lat, lng, seen, status, load, rider_id = line.split("|", 6)
-            found.append(NearbyRider(rider_id, float(lat), float(lng), float(distance), status,
-                                     int(load), int(seen)))
-        return found
+        return [NearbyRider(rider_id, float(lat), float(lng), float(distance), status, int(load),
+                            int(seen))
+                for distance, lat, lng, seen, status, load, rider_id
+                in [line.split("|", 6) for line in lines]]
 
 
 def _rings_to_cover(origin: str, offset: float, distance_m: float, first: int, last: int) -> int:

@@ -7,7 +7,7 @@ import random
 from collections import defaultdict
 
 import pytest
-from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio import Redis
 
 from dispatch.live.keys import RegionKeys
 from dispatch.live.models import PositionWrite, RiderStatus
@@ -26,21 +26,26 @@ def write(rider: str, lat: float, lng: float, ts: int, seq: int, status: str = "
                          extra="", status_hint=status, conn="test:1")
 
 
+async def raw_get(redis: Redis, key: str) -> bytes | None:
+    """GET without decoding: a cell holds binary records."""
+    conn = await redis.connection_pool.get_connection()
+    try:
+        await conn.send_command("GET", key)
+        value: bytes | None = await conn.read_response(disable_decoding=True)
+        return value
+    finally:
+        await redis.connection_pool.release(conn)
+
+
 async def cells_by_rider(redis: Redis, region: str = "city") -> dict[str, list[str]]:
     """Every cell each rider appears in (once per record naming it), read straight from Redis."""
     prefix = RegionKeys(region).cell_prefix
-    raw = Redis.from_pool(ConnectionPool(  # records are bytes: a client that keeps them so
-        **{**redis.connection_pool.connection_kwargs, "decode_responses": False},
-        connection_class=redis.connection_pool.connection_class))
     found: dict[str, list[str]] = defaultdict(list)
-    try:
-        async for key in raw.scan_iter(match=prefix + "*", count=1000):
-            records = decode_cell(await raw.get(key))
-            assert records, f"{key!r} is an empty cell left behind"
-            for record in records:
-                found[record.rider_id].append(key.decode().removeprefix(prefix))
-    finally:
-        await raw.aclose()
+    async for key in redis.scan_iter(match=prefix + "*", count=1000):
+        records = decode_cell(await raw_get(redis, key) or b"")
+        assert records, f"{key} is an empty cell left behind"
+        for record in records:
+            found[record.rider_id].append(key.removeprefix(prefix))
     return found
 
 
@@ -61,6 +66,18 @@ async def test_riders_are_read_together_as_each_would_be_alone(redis: Redis) -> 
     assert together == alone
     assert [s.status if s else None for s in together] == ["busy", None, "available"]
     assert await store.get_riders("city", []) == []
+
+
+async def test_a_cell_record_keeps_the_position_as_written(redis: Redis) -> None:
+    store = LiveStore(redis)
+    lat, lng = 52.520008123456789, 13.404954987654321
+    await store.apply_positions("city", [write("r1", lat, lng, 1000, 1)], at_ms=5000)
+    await store.set_load("city", "r1", 3)
+    (record,) = decode_cell(await raw_get(redis, RegionKeys("city").cell(cell_of(lat, lng, 9)))
+                            or b"")
+    assert record == ("r1", lat, lng, 5000, 3, "available", f"{lat!r}|{lng!r}")
+    (found,) = await store.nearby("city", lat, lng, radius_m=10, k=1, at_ms=5000)
+    assert (found.lat, found.lng, found.load, found.last_seen_ms) == (lat, lng, 3, 5000)
 
 
 async def test_moving_between_cells_leaves_exactly_one_entry(redis: Redis) -> None:
