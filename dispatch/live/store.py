@@ -126,7 +126,7 @@ class LiveStore:
     async def set_status(
         self, region: str, rider_id: str, status: RiderStatus, *, only_conn: str | None = None
     ) -> bool:
-        """Set a rider's status (and its cell entry); with `only_conn`, only if still current."""
+        """Set a rider's status (and its cell record); with `only_conn`, only if still current."""
         return await self._set(region, rider_id, "status", status.value, only_conn)
 
     async def set_load(self, region: str, rider_id: str, load: int) -> None:
