@@ -233,11 +233,11 @@ class LiveStore:
         script_args = [params, rings_arg(keys.cell_prefix, origin, first, last),
                        bounds_arg(origin, first, last)]
         try:  # EVALSHA straight away: redis-py's Script wrapper costs a query microseconds
-            flat = await self.redis.execute_command(  # type: ignore[no-untyped-call]
+            lines = await self.redis.execute_command(  # type: ignore[no-untyped-call]
                 "EVALSHA", self._nearby.sha, 1, keys.seen, *script_args)
         except NoScriptError:  # Redis restarted, or another server: load it and run it
-            flat = await self._nearby(keys=[keys.seen], args=script_args)
-        return self._parse(flat)
+            lines = await self._nearby(keys=[keys.seen], args=script_args)
+        return self._parse(lines)
 
     def _learn_rings(self, hint_key: tuple[str, str], origin: str, offset: float, rings: int,
                      found: list[NearbyRider], k: int) -> None:
