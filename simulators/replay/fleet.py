@@ -67,6 +67,10 @@ class Fleet:
         return [self._spec(i, free, capacity)
                 for i, free in zip(idx[keep].tolist(), seen[keep].tolist(), strict=True)]
 
+    def spec(self, courier_id: str) -> RiderSpec:
+        """The spec last handed out for a courier by `available`."""
+        return self._specs[self.index[courier_id]]
+
     def _spec(self, i: int, free_s: float, capacity: int) -> RiderSpec:
         """Courier `i` as the optimizer sees it, reusing the last spec when nothing changed."""
         cached = self._specs.get(i)
