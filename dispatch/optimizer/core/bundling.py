@@ -37,6 +37,7 @@ from dispatch.optimizer.core.routes import (
     evaluate,
     make_tasks,
     take_tasks,
+    vehicle_times,
 )
 from geo.distance import FloatArray
 
@@ -226,11 +227,11 @@ def _template_legs(
     legs, which = np.unique(pairs, axis=0, return_inverse=True)
     lat = np.hstack([orders.pickup_lat[groups], orders.dropoff_lat[groups]])
     lng = np.hstack([orders.pickup_lng[groups], orders.dropoff_lng[groups]])
-    times = np.empty((len(groups), len(legs), len(riders.vehicles)))
-    for k, (a, b) in enumerate(legs.tolist()):
-        for v, vehicle in enumerate(riders.vehicles):
-            ends = (lat[:, a], lng[:, a], lat[:, b], lng[:, b])
-            times[:, k, v] = params.travel.travel_s(*ends, vehicle)
+    a, b = legs[:, 0], legs[:, 1]
+    ends = (lat[:, a].ravel(), lng[:, a].ravel(), lat[:, b].ravel(), lng[:, b].ravel())
+    times = vehicle_times(params.travel, *ends, riders.vehicles).reshape(
+        len(groups), len(legs), len(riders.vehicles)
+    )
     gathered = times[:, which.reshape(len(local), 2 * m - 1), :]
     out: FloatArray = gathered.reshape(len(groups) * len(local), 2 * m - 1, -1)
     return out

@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from dispatch.optimizer.core.params import BatchParams
 from geo.distance import FloatArray
-from geo.travel import TravelModel
+from geo.travel import HaversineTravel, TravelModel
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -96,8 +96,7 @@ def make_tasks(
         for s in range(n_stops - 1):
             live = kind[:, s + 1] != PAD
             a = (lat[live, s], lng[live, s], lat[live, s + 1], lng[live, s + 1])
-            for v, vehicle in enumerate(vehicles):
-                leg_s[live, s, v] = model.travel_s(*a, vehicle)
+            leg_s[live, s, :] = vehicle_times(model, *a, vehicles)
     return Tasks(
         lat=lat,
         lng=lng,
@@ -110,6 +109,31 @@ def make_tasks(
         leg_s=leg_s,
         joins=same_visit(lat, lng, kind, stops.get("site")),
     )
+
+
+def vehicle_times(
+    model: TravelModel,
+    lat1: FloatArray,
+    lng1: FloatArray,
+    lat2: FloatArray,
+    lng2: FloatArray,
+    vehicles: tuple[str, ...],
+) -> FloatArray:
+    """(N, V) seconds from each point 1 to its point 2, on every vehicle.
+
+    `HaversineTravel` times a ride as its distance over the vehicle's speed, so one
+    distance serves every vehicle (the same figures to the bit, a fraction of the
+    trigonometry); any other model is asked once per vehicle.
+    """
+    if not vehicles:
+        return np.zeros((len(lat1), 0))
+    if isinstance(model, HaversineTravel):
+        metres = model.distance_m(lat1, lng1, lat2, lng2)
+        columns = [metres / model.speed_mps(vehicle) for vehicle in vehicles]
+    else:
+        columns = [model.travel_s(lat1, lng1, lat2, lng2, vehicle) for vehicle in vehicles]
+    out: FloatArray = np.stack(columns, axis=-1)
+    return out
 
 
 def same_visit(
