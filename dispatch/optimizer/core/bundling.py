@@ -36,8 +36,8 @@ from dispatch.optimizer.core.routes import (
     concat_tasks,
     evaluate,
     make_tasks,
+    measure_legs,
     take_tasks,
-    vehicle_times,
 )
 from geo.distance import FloatArray
 
@@ -218,8 +218,8 @@ def _template_tasks(
 
 def _template_legs(
     groups: IntArray, orders: OrderArrays, params: BatchParams, riders: RiderArrays
-) -> FloatArray:
-    """(G * L, 2m - 1, V) leg times of every template of every group."""
+) -> tuple[FloatArray, FloatArray]:
+    """Metres (G * L, 2m - 1) and seconds (G * L, 2m - 1, V) of every template's legs."""
     m = groups.shape[1]
     local, _ = templates(m)
     point = np.hstack([local[:, :m], m + local[:, m:]])  # pickup j is point j, drop-off j is m + j
@@ -229,12 +229,12 @@ def _template_legs(
     lng = np.hstack([orders.pickup_lng[groups], orders.dropoff_lng[groups]])
     a, b = legs[:, 0], legs[:, 1]
     ends = (lat[:, a].ravel(), lng[:, a].ravel(), lat[:, b].ravel(), lng[:, b].ravel())
-    times = vehicle_times(params.travel, *ends, riders.vehicles).reshape(
-        len(groups), len(legs), len(riders.vehicles)
-    )
-    gathered = times[:, which.reshape(len(local), 2 * m - 1), :]
-    out: FloatArray = gathered.reshape(len(groups) * len(local), 2 * m - 1, -1)
-    return out
+    metres, seconds = measure_legs(params.travel, *ends, riders.vehicles)
+    at = which.reshape(len(local), 2 * m - 1)
+    rows = len(groups) * len(local)
+    leg_m = metres.reshape(len(groups), len(legs))[:, at].reshape(rows, 2 * m - 1)
+    leg_s = seconds.reshape(len(groups), len(legs), -1)[:, at, :].reshape(rows, 2 * m - 1, -1)
+    return leg_m, leg_s
 
 
 def _earliest_arrival(

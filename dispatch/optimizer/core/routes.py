@@ -44,6 +44,7 @@ class Tasks:
     size: IntArray  # (T,) total size of the task's batch orders
     leg_s: FloatArray  # (T, S - 1, V): stop s to stop s + 1 on vehicle v; 0 into padding
     joins: BoolArray  # (T, S): a pickup in the same visit as the pickup before it
+    leg_m: FloatArray  # (T, S - 1): metres from stop s to stop s + 1; 0 into padding
 
     @property
     def count(self) -> int:
@@ -79,24 +80,27 @@ def make_tasks(
     size: IntArray,
     model: TravelModel,
     vehicles: tuple[str, ...],
-    leg_s: FloatArray | None = None,
+    legs: tuple[FloatArray, FloatArray] | None = None,
 ) -> Tasks:
     """`Tasks` from padded (T, S) arrays keyed lat, lng, kind, ready, promised, placed, order.
 
     An optional key `site` holds each pickup's merchant code (-1 when unknown) for
-    telling visits apart. The legs are timed here unless the caller passes them as
-    `leg_s` (T, S - 1, V).
+    telling visits apart. The legs are measured and timed here unless the caller
+    passes them as `legs`: metres (T, S - 1) and seconds (T, S - 1, V).
     """
     lat = np.asarray(stops["lat"], dtype=np.float64)
     lng = np.asarray(stops["lng"], dtype=np.float64)
     kind = np.asarray(stops["kind"], dtype=np.int8)
     n_tasks, n_stops = lat.shape
-    if leg_s is None:
+    if legs is None:
+        leg_m = np.zeros((n_tasks, max(n_stops - 1, 0)))
         leg_s = np.zeros((n_tasks, max(n_stops - 1, 0), len(vehicles)))
         for s in range(n_stops - 1):
             live = kind[:, s + 1] != PAD
             a = (lat[live, s], lng[live, s], lat[live, s + 1], lng[live, s + 1])
-            leg_s[live, s, :] = vehicle_times(model, *a, vehicles)
+            leg_m[live, s], leg_s[live, s, :] = measure_legs(model, *a, vehicles)
+    else:
+        leg_m, leg_s = legs
     return Tasks(
         lat=lat,
         lng=lng,
@@ -108,32 +112,31 @@ def make_tasks(
         size=np.asarray(size, dtype=np.int64),
         leg_s=leg_s,
         joins=same_visit(lat, lng, kind, stops.get("site")),
+        leg_m=leg_m,
     )
 
 
-def vehicle_times(
+def measure_legs(
     model: TravelModel,
     lat1: FloatArray,
     lng1: FloatArray,
     lat2: FloatArray,
     lng2: FloatArray,
     vehicles: tuple[str, ...],
-) -> FloatArray:
-    """(N, V) seconds from each point 1 to its point 2, on every vehicle.
+) -> tuple[FloatArray, FloatArray]:
+    """Metres (N,) and seconds on every vehicle (N, V) from each point 1 to its point 2.
 
-    `HaversineTravel` times a ride as its distance over the vehicle's speed, so one
+    `HaversineTravel` times a ride as its distance over the vehicle's speed, so the one
     distance serves every vehicle (the same figures to the bit, a fraction of the
     trigonometry); any other model is asked once per vehicle.
     """
-    if not vehicles:
-        return np.zeros((len(lat1), 0))
+    metres = model.distance_m(lat1, lng1, lat2, lng2)
     if isinstance(model, HaversineTravel):
-        metres = model.distance_m(lat1, lng1, lat2, lng2)
         columns = [metres / model.speed_mps(vehicle) for vehicle in vehicles]
     else:
         columns = [model.travel_s(lat1, lng1, lat2, lng2, vehicle) for vehicle in vehicles]
-    out: FloatArray = np.stack(columns, axis=-1)
-    return out
+    seconds = np.stack(columns, axis=-1) if columns else np.zeros((len(metres), 0))
+    return metres, seconds
 
 
 def same_visit(
@@ -229,8 +232,11 @@ def evaluate(
         clock = np.where(pick, at_pickup + half_p, np.where(drop, at_drop + half_d, clock))
     if etas is not None:
         _visit_etas(etas, tasks.joins[task])
-    metres = _metres(tasks, task, starts, params.travel) if detail else None
-    return RouteEval(cost, first_s, feasible, clock, metres, etas)
+    metres = None
+    if detail or params.distance_weight:
+        metres = _metres(tasks, task, starts, params.travel)
+        cost += params.distance_weight * metres
+    return RouteEval(cost, first_s, feasible, clock, metres if detail else None, etas)
 
 
 def _visit_etas(etas: FloatArray, joins: BoolArray) -> None:
@@ -240,14 +246,9 @@ def _visit_etas(etas: FloatArray, joins: BoolArray) -> None:
 
 
 def _metres(tasks: Tasks, task: IntArray, starts: Starts, model: TravelModel) -> FloatArray:
-    """Metres each pair's rider rides: to the first stop, then between live stops."""
-    lat, lng = tasks.lat[task], tasks.lng[task]
-    metres = model.distance_m(starts.lat, starts.lng, lat[:, 0], lng[:, 0])
-    for s in range(1, lat.shape[1]):
-        live = tasks.kind[task, s] != PAD
-        metres[live] += model.distance_m(
-            lat[live, s - 1], lng[live, s - 1], lat[live, s], lng[live, s]
-        )
+    """Metres each pair's rider rides: to the first stop, then between its task's stops."""
+    first = model.distance_m(starts.lat, starts.lng, tasks.lat[task, 0], tasks.lng[task, 0])
+    metres: FloatArray = first + tasks.leg_m.sum(axis=1)[task]
     return metres
 
 
@@ -263,8 +264,10 @@ def concat_tasks(first: Tasks, second: Tasks) -> Tasks:
         return np.pad(a, extra, constant_values=_PAD_VALUE.get(name, 0))
 
     columns: dict[str, npt.NDArray[np.generic]] = {}
-    for name in ("lat", "lng", "kind", "ready", "promised", "placed", "order", "leg_s", "joins"):
-        stops = width if name != "leg_s" else max(width - 1, 0)
+    names = ("lat", "lng", "kind", "ready", "promised", "placed", "order", "leg_s", "joins",
+             "leg_m")
+    for name in names:
+        stops = width if name not in ("leg_s", "leg_m") else max(width - 1, 0)
         parts = [pad(getattr(t, name), name, stops) for t in (first, second)]
         columns[name] = np.concatenate(parts)
     return Tasks(
@@ -278,6 +281,7 @@ def concat_tasks(first: Tasks, second: Tasks) -> Tasks:
         size=np.concatenate([first.size, second.size]),
         leg_s=columns["leg_s"].astype(np.float64),
         joins=columns["joins"].astype(bool),
+        leg_m=columns["leg_m"].astype(np.float64),
     )
 
 
@@ -286,7 +290,7 @@ def take_tasks(tasks: Tasks, rows: IntArray) -> Tasks:
     return Tasks(
         tasks.lat[rows], tasks.lng[rows], tasks.kind[rows], tasks.ready[rows],
         tasks.promised[rows], tasks.placed[rows], tasks.order[rows], tasks.size[rows],
-        tasks.leg_s[rows], tasks.joins[rows],
+        tasks.leg_s[rows], tasks.joins[rows], tasks.leg_m[rows],
     )
 
 
