@@ -167,6 +167,11 @@ def first_leg(
 ) -> FloatArray:
     """Seconds from each pair's rider start to its task's first stop."""
     lat2, lng2 = tasks.lat[task, 0], tasks.lng[task, 0]
+    if isinstance(model, HaversineTravel):  # one distance, each over its rider's speed
+        speeds = np.array([model.speed_mps(vehicle) for vehicle in vehicles])
+        metres = model.distance_m(starts.lat, starts.lng, lat2, lng2)
+        out: FloatArray = metres / speeds[starts.vcode] if len(vehicles) else metres
+        return out
     seconds = np.empty(len(task))
     for v, vehicle in enumerate(vehicles):
         mask = starts.vcode == v if len(vehicles) > 1 else slice(None)
