@@ -5,7 +5,7 @@ sink at the task's unassigned penalty), solved as the rectangular assignment pro
 is: every task is matched either to one of its riders (the edge's cost) or to a dummy
 column of its own (its penalty), so a full matching always exists and a task stays
 unassigned only when that is cheaper. SciPy's LAPJVsp (sparse Jonker-Volgenant) solves
-it on the exact float costs, three to four times faster than OR-Tools' min-cost flow on
+it on the exact float costs, about twice as fast as OR-Tools' min-cost flow on
 replayed batches (which needed costs scaled to integers).
 
 The nearest-rider rule is the baseline every optimizer result is measured
