@@ -23,14 +23,13 @@ from ortools.linear_solver.python import model_builder_helper as mbh
 from ortools.sat.python import cp_model
 from scipy.sparse import csr_matrix
 
+from dispatch.optimizer.core.assignment import COST_SCALE
 from dispatch.optimizer.core.bundle_edges import member_penalty
 from dispatch.optimizer.core.edges import Edges
 from dispatch.optimizer.core.routes import IntArray
 from geo.distance import FloatArray
 
 _INTEGRAL_TOL = 1e-6
-# CP-SAT needs integer costs: 1/100 s, which bounds the rounding gap to 0.005 per variable.
-COST_SCALE = 100.0
 # Dual simplex without presolve: on these packing LPs (every column a few 0-1 entries,
 # every row <= 1) presolve removes little and the dual simplex pivots less; about a
 # third faster on replayed real days, the same optima.

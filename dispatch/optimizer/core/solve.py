@@ -8,11 +8,11 @@ skipped when it would not fit), and returns the cheapest on the shared objective
 so it never costs more than the greedy plan:
 
 1. greedy nearest-rider (the baseline, always computed);
-2. min-cost flow (a sparse assignment, see `assignment`): over single orders when
-   bundling is off (exact for one order per rider); with bundling, over the
-   partition of the orders into the bundles that save most against the greedy
-   answer plus every other order alone (exact for that partition, and no worse than
-   the single-order flow when no bundle pays);
+2. OR-Tools min-cost flow: over single orders when bundling is off (exact for one
+   order per rider); with bundling, over the partition of the orders into the
+   bundles that save most against the greedy answer plus every other order alone
+   (exact for that partition, and no worse than the single-order flow when no
+   bundle pays);
 3. the whole set-partitioning model (each order and each rider used at most
    once) solved exactly when it is small enough: its LP relaxation with GLOP when
    that is integral, else CP-SAT hinted with the best answer (see `exact`).

@@ -8,11 +8,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ortools.graph.python import min_cost_flow
 
 from dispatch.optimizer.core import BatchParams, assignment, candidate_graph, solve, solve_batch
 from dispatch.optimizer.core.batch import prepare
-from dispatch.optimizer.core.edges import Edges
 from tests.dispatch.optimizer.core.checks import assert_valid
 from tests.dispatch.optimizer.core.instances import NOW, random_instance
 
@@ -79,42 +77,3 @@ def test_the_candidate_graph_is_the_one_the_optimizer_prices() -> None:
         float(graph.travel_m[(graph.order == ids[oid]) & (graph.rider == index[rid])][0])
         for rid, route in plan.routes.items() for oid in route.order_ids
     ), rel_tol=1e-9)
-
-
-def _flow_optimum(task: np.ndarray, rider: np.ndarray, cost: np.ndarray, penalty: np.ndarray
-                  ) -> float:
-    """The optimum as OR-Tools' min-cost flow finds it (source -> task -> rider -> sink)."""
-    n_t, n_r = len(penalty), int(rider.max(initial=-1)) + 1
-    source, sink = n_t + n_r, n_t + n_r + 1
-    flow = min_cost_flow.SimpleMinCostFlow()
-    arcs = ([(source, t, 0.0) for t in range(n_t)]
-            + [(int(t), n_t + int(r), float(c)) for t, r, c in zip(task, rider, cost, strict=True)]
-            + [(t, sink, float(penalty[t])) for t in range(n_t)]
-            + [(n_t + r, sink, 0.0) for r in range(n_r)])
-    for tail, head, c in arcs:
-        flow.add_arc_with_capacity_and_unit_cost(tail, head, 1, round(c * 1000))
-    flow.set_node_supply(source, n_t)
-    flow.set_node_supply(sink, -n_t)
-    assert flow.solve() == flow.OPTIMAL
-    return flow.optimal_cost() / 1000
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.integers(0, 10_000), st.integers(1, 30), st.integers(1, 20), st.integers(1, 6))
-def test_the_sparse_assignment_reaches_the_min_cost_flow_optimum(
-    seed: int, n_tasks: int, n_riders: int, degree: int
-) -> None:
-    rng = np.random.default_rng(seed)
-    pairs = {(t, int(r)) for t in range(n_tasks)
-             for r in rng.choice(n_riders, min(degree, n_riders), replace=False)}
-    task, rider = (np.array(x, dtype=np.int64) for x in zip(*sorted(pairs), strict=True))
-    # Whole seconds plus ties on purpose: equal-cost optima must be found all the same.
-    cost = rng.integers(0, 40, len(task)).astype(np.float64) * 30.0
-    penalty = rng.integers(1, 40, n_tasks).astype(np.float64) * 30.0
-    edges = Edges(task, rider, cost, cost)
-    chosen = assignment.min_cost_assignment(edges, penalty)
-    assert len(set(task[chosen].tolist())) == len(chosen) == len(set(rider[chosen].tolist()))
-    covered = np.zeros(n_tasks, dtype=bool)
-    covered[task[chosen]] = True
-    total = float(cost[chosen].sum() + penalty[~covered].sum())
-    assert total == pytest.approx(_flow_optimum(task, rider, cost, penalty), abs=1e-6)
