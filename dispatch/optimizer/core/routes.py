@@ -16,6 +16,7 @@ order of the visit gets that time as its ETA (the MDRP rule, and the replay's).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -258,36 +259,25 @@ def _metres(tasks: Tasks, task: IntArray, starts: Starts, model: TravelModel) ->
 
 
 _PAD_VALUE = {"ready": -np.inf, "promised": np.inf, "order": -1}
+_DTYPE = {"kind": np.int8, "order": np.int64, "joins": np.bool_}  # the rest are float64
+_PER_LEG = ("leg_s", "leg_m")  # one column fewer than stops
 
 
 def concat_tasks(first: Tasks, second: Tasks) -> Tasks:
     """The rows of `first` then of `second`, padded to the wider of the two."""
     width = max(first.lat.shape[1], second.lat.shape[1])
-
-    def pad(a: npt.NDArray[np.generic], name: str, stops: int) -> npt.NDArray[np.generic]:
-        extra = [(0, 0), (0, stops - a.shape[1])] + [(0, 0)] * (a.ndim - 2)
-        return np.pad(a, extra, constant_values=_PAD_VALUE.get(name, 0))
-
-    columns: dict[str, npt.NDArray[np.generic]] = {}
-    names = ("lat", "lng", "kind", "ready", "promised", "placed", "order", "leg_s", "joins",
-             "leg_m")
-    for name in names:
-        stops = width if name not in ("leg_s", "leg_m") else max(width - 1, 0)
-        parts = [pad(getattr(t, name), name, stops) for t in (first, second)]
-        columns[name] = np.concatenate(parts)
-    return Tasks(
-        lat=columns["lat"].astype(np.float64),
-        lng=columns["lng"].astype(np.float64),
-        kind=columns["kind"].astype(np.int8),
-        ready=columns["ready"].astype(np.float64),
-        promised=columns["promised"].astype(np.float64),
-        placed=columns["placed"].astype(np.float64),
-        order=columns["order"].astype(np.int64),
-        size=np.concatenate([first.size, second.size]),
-        leg_s=columns["leg_s"].astype(np.float64),
-        joins=columns["joins"].astype(bool),
-        leg_m=columns["leg_m"].astype(np.float64),
-    )
+    n = first.count
+    columns: dict[str, Any] = {}  # each of its Tasks field's dtype
+    for name in ("lat", "lng", "kind", "ready", "promised", "placed", "order", "leg_s", "joins",
+                 "leg_m"):
+        one, two = getattr(first, name), getattr(second, name)
+        stops = max(width - 1, 0) if name in _PER_LEG else width
+        out = np.full((n + len(two), stops, *one.shape[2:]), _PAD_VALUE.get(name, 0),
+                      dtype=_DTYPE.get(name, np.float64))
+        out[:n, : one.shape[1]] = one
+        out[n:, : two.shape[1]] = two
+        columns[name] = out
+    return Tasks(size=np.concatenate([first.size, second.size]), **columns)
 
 
 def take_tasks(tasks: Tasks, rows: IntArray) -> Tasks:
