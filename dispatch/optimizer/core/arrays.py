@@ -8,7 +8,6 @@ nothing start where they are, at ``max(now, available_s)``.
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -128,37 +127,33 @@ def single_tasks(orders: OrderArrays, params: BatchParams, vehicles: tuple[str, 
     return make_tasks(stops, orders.size, params.travel, vehicles)
 
 
-_RIDER_FIELDS = operator.attrgetter(
-    "rider_id", "lat", "lng", "available_s", "vehicle", "capacity", "load", "shift_end_s",
-    "carried",
-)
-
-
 def rider_arrays(riders: Sequence[RiderSpec], params: BatchParams, now_s: float) -> RiderArrays:
     """Columns of `riders`, their starts moved to the end of their carried stops."""
-    # One C-level pass takes every field of every rider (thousands per batch).
-    fields = list(zip(*map(_RIDER_FIELDS, riders), strict=True)) or [()] * 9
-    ids, lat_in, lng_in, available, vehicle, capacity, load, shift_end, carried = fields
-    vehicles = tuple(sorted(set(vehicle)))
+    vehicles = tuple(sorted({r.vehicle for r in riders}))
     code = {v: i for i, v in enumerate(vehicles)}
-    lat = np.array(lat_in, dtype=np.float64)
-    lng = np.array(lng_in, dtype=np.float64)
-    start = np.maximum(now_s, np.array(available, dtype=np.float64))
-    vcode = np.array([code[v] for v in vehicle], dtype=np.int64)
-    free = np.array(capacity, dtype=np.int64) - np.array(load, dtype=np.int64)
-    ends = np.array([math.inf if end is None else end for end in shift_end], dtype=np.float64)
+    table = np.array(
+        [
+            (r.lat, r.lng, r.available_s, code[r.vehicle], r.capacity - r.load,
+             math.inf if r.shift_end_s is None else r.shift_end_s, len(r.carried))
+            for r in riders
+        ],
+        dtype=np.float64,
+    ).reshape(-1, 7)
+    lat, lng = table[:, 0].copy(), table[:, 1].copy()
+    start = np.maximum(now_s, table[:, 2])
+    vcode = table[:, 3].astype(np.int64)
     etas: list[tuple[float, ...]] = [()] * len(riders)
-    carrying = np.flatnonzero(np.fromiter(map(len, carried), dtype=np.int64, count=len(riders)))
+    carrying = np.flatnonzero(table[:, 6])
     if len(carrying):
         _advance_past_carried(riders, carrying, params, vehicles, (lat, lng, start, vcode), etas)
     return RiderArrays(
-        ids=tuple(ids),
+        ids=tuple(r.rider_id for r in riders),
         lat=lat,
         lng=lng,
         start_s=start,
         vcode=vcode,
-        shift_end_s=ends,
-        free=free,
+        shift_end_s=table[:, 5].copy(),
+        free=table[:, 4].astype(np.int64),
         vehicles=vehicles,
         carried_etas=tuple(etas),
     )
