@@ -66,26 +66,44 @@ def delivery_floors_s(orders: Sequence[DayOrder], rules: Rules, vehicles: set[st
 
 
 def must_start_by(
-    proposal: Proposal,
-    rider: RiderSpec,
+    proposals: Sequence[Proposal],
+    riders: Sequence[RiderSpec],
     orders: Mapping[str, DayOrder],
     board: ReadyBoard,
     rules: Rules,
     travel: TravelModel,
     now_s: float,
-) -> float:
-    """The latest time the courier can leave without picking up later than it could."""
-    first = orders[proposal.stops[0][1]]
-    group = [
-        orders[oid] for kind, oid in proposal.stops
-        if kind == "pickup"
-        and (orders[oid].pickup_lat, orders[oid].pickup_lng) == (first.pickup_lat, first.pickup_lng)
-    ]
-    ready = max(board.ready_s(o, now_s) for o in group)
-    leg = float(travel.travel_s(rider.lat, rider.lng, first.pickup_lat, first.pickup_lng,
-                                rider.vehicle))
+) -> list[float]:
+    """Per proposal (rider i takes proposal i), the latest time its courier can leave
+    without picking up later than it could.
+
+    The first pickup's visit (every pickup at its place) is ready when its last order
+    is; the rides to the first pickups are timed in one call per vehicle.
+    """
+    firsts = [orders[p.stops[0][1]] for p in proposals]
+    ready = np.array([
+        max(board.ready_s(orders[oid], now_s) for kind, oid in p.stops
+            if kind == "pickup" and _same_place(orders[oid], first))
+        for p, first in zip(proposals, firsts, strict=True)
+    ], dtype=np.float64)
+    rider_at = np.array([(r.lat, r.lng) for r in riders], dtype=np.float64).reshape(-1, 2)
+    pickup = np.array([(o.pickup_lat, o.pickup_lng) for o in firsts], dtype=np.float64)
+    pickup = pickup.reshape(-1, 2)
+    vehicles = np.array([r.vehicle for r in riders], dtype=object)
+    leg = np.zeros(len(proposals))
+    for vehicle in set(vehicles.tolist()):
+        at = vehicles == vehicle
+        leg[at] = travel.travel_s(rider_at[at, 0], rider_at[at, 1], pickup[at, 0],
+                                  pickup[at, 1], vehicle)
     latest = ready - rules.pickup_service_s / 2 - leg
-    return max(rider.available_s, latest)
+    available = np.array([r.available_s for r in riders], dtype=np.float64)
+    start_by: list[float] = np.maximum(available, latest).tolist()
+    return start_by
+
+
+def _same_place(order: DayOrder, first: DayOrder) -> bool:
+    """Whether `order` is picked up where `first` is (one visit)."""
+    return (order.pickup_lat, order.pickup_lng) == (first.pickup_lat, first.pickup_lng)
 
 
 def should_commit(start_by_s: float, now_s: float, commit_ahead_s: float) -> bool:

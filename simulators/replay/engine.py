@@ -20,7 +20,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
-from dispatch.optimizer.core import RiderSpec
+from dispatch.optimizer.core import OrderSpec
 from simulators.instances import Instance
 from simulators.replay.commit import (
     delivery_floors_s,
@@ -110,6 +110,7 @@ class Replay:
         floors = delivery_floors_s(instance.orders, instance.rules, vehicles)
         self.floors = dict(zip(self.orders, floors, strict=True))
         self.pending: dict[str, frozenset[str]] = {}  # order id -> couriers excluded
+        self._specs: dict[str, OrderSpec] = {}  # pending order id -> its last spec
         self.releases: list[tuple[float, str, str]] = []  # (time, order id, courier id)
         self.next_order = 0
         self.batch_wall: list[float] = []
@@ -162,23 +163,39 @@ class Replay:
                                       self.config.tuning.max_bundle_size)
         if not riders:
             return
-        horizon = now + self.config.order_horizon_s
-        specs = [order_spec(self.orders[oid], self.board, now, excluded, self.floors[oid])
-                 for oid, excluded in self.pending.items()]
-        specs = [s for s in specs if s.ready_s <= horizon]
+        specs = self._order_specs(now)
         if not specs:
             return
         t0 = time.perf_counter()
         answer = self.policy(specs, riders, now)
         self.batch_wall.append(time.perf_counter() - t0)
-        by_id = {r.rider_id: r for r in riders}
-        for proposal in answer:
-            self._maybe_commit(proposal, by_id[proposal.rider_id], now)
+        chosen = [self.fleet.spec(p.rider_id) for p in answer]
+        starts = must_start_by(answer, chosen, self.orders, self.board, self.instance.rules,
+                               self.travel, now)
+        for proposal, start_by in zip(answer, starts, strict=True):
+            self._maybe_commit(proposal, start_by, now)
 
-    def _maybe_commit(self, proposal: Proposal, rider: RiderSpec, now: float) -> None:
-        """Commit `proposal` if its courier must leave before the next batch."""
-        start_by = must_start_by(proposal, rider, self.orders, self.board,
-                                 self.instance.rules, self.travel, now)
+    def _order_specs(self, now: float) -> list[OrderSpec]:
+        """The pending orders whose food is ready (as seen) within the horizon, as specs.
+
+        A spec is rebuilt only when the ready time seen or the excluded couriers change.
+        """
+        horizon = now + self.config.order_horizon_s
+        specs = []
+        for oid, excluded in self.pending.items():
+            order = self.orders[oid]
+            ready = self.board.ready_s(order, now)
+            if ready > horizon:
+                continue
+            cached = self._specs.get(oid)
+            if cached is None or cached.ready_s != ready or cached.excluded_riders != excluded:
+                cached = order_spec(order, self.board, now, excluded, self.floors[oid])
+                self._specs[oid] = cached
+            specs.append(cached)
+        return specs
+
+    def _maybe_commit(self, proposal: Proposal, start_by: float, now: float) -> None:
+        """Commit `proposal` if its courier must leave (by `start_by`) before the next batch."""
         if not should_commit(start_by, now, self.config.ahead_s):
             self.due_s = min(self.due_s, start_by - self.config.ahead_s)
             return
@@ -189,6 +206,7 @@ class Replay:
         for kind, order in stops:
             if kind == "pickup":
                 self.pending.pop(order.order_id, None)
+                self._specs.pop(order.order_id, None)
         for oid in trip.released:
             heapq.heappush(self.releases, (trip.release_s, oid, trip.courier_id))
 

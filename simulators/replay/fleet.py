@@ -31,7 +31,10 @@ class Fleet:
         self._last_trip: dict[int, Trip] = {}
         self._orders: dict[str, DayOrder] = {o.order_id: o for o in instance.orders}
         self._half_pickup = instance.rules.pickup_service_s / 2
-        self._specs: dict[int, RiderSpec] = {}
+        # The spec last handed out per courier, and the availability it was made for
+        # (NaN: none, or the courier's state changed since).
+        self._specs: list[RiderSpec | None] = [None] * len(self.couriers)
+        self._spec_s = np.full(len(self.couriers), np.nan)
 
     def leg(self, courier_id: str, now_s: float) -> Leg:
         """Where and when the courier would start a trip committed at `now_s`."""
@@ -47,7 +50,7 @@ class Fleet:
         self._last_trip[i] = trip
         self.free_s[i] = trip.end_s
         self.lat[i], self.lng[i] = trip.end_lat, trip.end_lng
-        self._specs.pop(i, None)
+        self._spec_s[i] = np.nan
 
     def available(
         self, now_s: float, lookahead_s: float, board: ReadyBoard, capacity: int
@@ -55,7 +58,7 @@ class Fleet:
         """Couriers on shift (or starting soon) that the dispatcher sees free by now + lookahead.
 
         Each is a `RiderSpec` free at the end of its committed trips, at their last
-        stop; specs are cached until the courier's state (or its estimate) changes.
+        stop; specs are kept until the courier's state (or its estimate) changes.
         """
         horizon = now_s + lookahead_s
         idx = np.flatnonzero((self.on_s <= horizon) & (self.off_s > now_s))
@@ -64,21 +67,28 @@ class Fleet:
             busy = np.flatnonzero(seen > now_s)
             seen[busy] = [self._seen_free_s(int(idx[k]), now_s, board) for k in busy.tolist()]
         keep = (seen <= horizon) & (seen < self.off_s[idx])
-        return [self._spec(i, free, capacity)
-                for i, free in zip(idx[keep].tolist(), seen[keep].tolist(), strict=True)]
+        idx = idx[keep]
+        available = np.maximum(seen[keep], self.on_s[idx])
+        stale = self._spec_s[idx] != available  # NaN never equals: no spec yet
+        for i, free in zip(idx[stale].tolist(), available[stale].tolist(), strict=True):
+            self._specs[i] = self._new_spec(i, free, capacity)
+            self._spec_s[i] = free
+        specs = self._specs
+        return [specs[i] for i in idx.tolist()]  # type: ignore[misc]  # all made above
 
-    def _spec(self, i: int, free_s: float, capacity: int) -> RiderSpec:
-        """Courier `i` as the optimizer sees it, reusing the last spec when nothing changed."""
-        cached = self._specs.get(i)
-        available = max(free_s, float(self.on_s[i]))
-        if cached is not None and cached.available_s == available:
-            return cached
-        c = self.couriers[i]
-        spec = RiderSpec(rider_id=c.courier_id, lat=float(self.lat[i]), lng=float(self.lng[i]),
-                         available_s=available, capacity=capacity, vehicle=c.vehicle,
-                         shift_end_s=c.off_s)
-        self._specs[i] = spec
+    def spec(self, courier_id: str) -> RiderSpec:
+        """The spec last handed out for a courier by `available`."""
+        spec = self._specs[self.index[courier_id]]
+        if spec is None:
+            raise KeyError(courier_id)
         return spec
+
+    def _new_spec(self, i: int, available_s: float, capacity: int) -> RiderSpec:
+        """Courier `i` as the optimizer sees it: free at `available_s` where it last stopped."""
+        c = self.couriers[i]
+        return RiderSpec(rider_id=c.courier_id, lat=float(self.lat[i]), lng=float(self.lng[i]),
+                         available_s=available_s, capacity=capacity, vehicle=c.vehicle,
+                         shift_end_s=c.off_s)
 
     def _seen_free_s(self, i: int, now_s: float, board: ReadyBoard) -> float:
         """When the dispatcher believes courier `i` is free (true end once its food is known)."""

@@ -46,9 +46,14 @@ class PolicyTuning:
     `age_weight` per second; with a smaller age weight the oldest orders are the
     first left out when riders are short, and they starve. Far above it, late
     orders crowd out fresh ones and the mean suffers (1.5 measured best).
+
+    `distance_weight` (per metre ridden) stays 0: on the real days the metres that
+    `full` rides beyond greedy buy click-to-door time, so pricing them trades one for
+    the other (see docs/simulator.md, "Real days").
     """
 
     travel_weight: float = 0.3
+    distance_weight: float = 0.0
     wait_weight: float = 0.05
     lateness_weight: float = 1.0
     delivery_weight: float = 1.0

@@ -36,6 +36,7 @@ from dispatch.optimizer.core.routes import (
     concat_tasks,
     evaluate,
     make_tasks,
+    measure_legs,
     take_tasks,
 )
 from geo.distance import FloatArray
@@ -217,8 +218,8 @@ def _template_tasks(
 
 def _template_legs(
     groups: IntArray, orders: OrderArrays, params: BatchParams, riders: RiderArrays
-) -> FloatArray:
-    """(G * L, 2m - 1, V) leg times of every template of every group."""
+) -> tuple[FloatArray, FloatArray]:
+    """Metres (G * L, 2m - 1) and seconds (G * L, 2m - 1, V) of every template's legs."""
     m = groups.shape[1]
     local, _ = templates(m)
     point = np.hstack([local[:, :m], m + local[:, m:]])  # pickup j is point j, drop-off j is m + j
@@ -226,14 +227,14 @@ def _template_legs(
     legs, which = np.unique(pairs, axis=0, return_inverse=True)
     lat = np.hstack([orders.pickup_lat[groups], orders.dropoff_lat[groups]])
     lng = np.hstack([orders.pickup_lng[groups], orders.dropoff_lng[groups]])
-    times = np.empty((len(groups), len(legs), len(riders.vehicles)))
-    for k, (a, b) in enumerate(legs.tolist()):
-        for v, vehicle in enumerate(riders.vehicles):
-            ends = (lat[:, a], lng[:, a], lat[:, b], lng[:, b])
-            times[:, k, v] = params.travel.travel_s(*ends, vehicle)
-    gathered = times[:, which.reshape(len(local), 2 * m - 1), :]
-    out: FloatArray = gathered.reshape(len(groups) * len(local), 2 * m - 1, -1)
-    return out
+    a, b = legs[:, 0], legs[:, 1]
+    ends = (lat[:, a].ravel(), lng[:, a].ravel(), lat[:, b].ravel(), lng[:, b].ravel())
+    metres, seconds = measure_legs(params.travel, *ends, riders.vehicles)
+    at = which.reshape(len(local), 2 * m - 1)
+    rows = len(groups) * len(local)
+    leg_m = metres.reshape(len(groups), len(legs))[:, at].reshape(rows, 2 * m - 1)
+    leg_s = seconds.reshape(len(groups), len(legs), -1)[:, at, :].reshape(rows, 2 * m - 1, -1)
+    return leg_m, leg_s
 
 
 def _earliest_arrival(

@@ -3,6 +3,7 @@
 The objective, in "seconds of rider time" units, is for every assigned order
 
     travel_weight   * seconds the rider travels for it (to the pickup, then on)
+  + distance_weight * metres it rides for it
   + wait_weight     * seconds the rider waits at the pickup for the food
   + lateness_weight * seconds the drop-off is past the promised time
   + delivery_weight * seconds from placement to drop-off (click-to-door)
@@ -35,6 +36,7 @@ from geo.travel import HaversineTravel, TravelModel
 
 _NON_NEGATIVE = (
     "travel_weight",
+    "distance_weight",
     "wait_weight",
     "lateness_weight",
     "delivery_weight",
@@ -57,6 +59,10 @@ class BatchParams:
     ----------
     travel_weight, wait_weight, lateness_weight, delivery_weight
         Weights of the per-order cost terms (per second).
+    distance_weight
+        Weight per metre ridden for the new work (0: travel is priced in seconds
+        only). Among nearly equally fast options it prefers the shorter ride, which a
+        faster rider from farther away would otherwise win.
     unassigned_penalty_s, age_weight
         Cost of leaving an order for the next batch, growing with its age (and, past
         its promise, with ``delivery_weight + lateness_weight`` per second as well).
@@ -95,6 +101,7 @@ class BatchParams:
     """
 
     travel_weight: float = 1.0
+    distance_weight: float = 0.0
     wait_weight: float = 0.5
     lateness_weight: float = 4.0
     delivery_weight: float = 0.0

@@ -16,13 +16,14 @@ order of the visit gets that time as its ETA (the MDRP rule, and the replay's).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from dispatch.optimizer.core.params import BatchParams
 from geo.distance import FloatArray
-from geo.travel import TravelModel
+from geo.travel import HaversineTravel, TravelModel
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -44,6 +45,7 @@ class Tasks:
     size: IntArray  # (T,) total size of the task's batch orders
     leg_s: FloatArray  # (T, S - 1, V): stop s to stop s + 1 on vehicle v; 0 into padding
     joins: BoolArray  # (T, S): a pickup in the same visit as the pickup before it
+    leg_m: FloatArray  # (T, S - 1): metres from stop s to stop s + 1; 0 into padding
 
     @property
     def count(self) -> int:
@@ -79,25 +81,27 @@ def make_tasks(
     size: IntArray,
     model: TravelModel,
     vehicles: tuple[str, ...],
-    leg_s: FloatArray | None = None,
+    legs: tuple[FloatArray, FloatArray] | None = None,
 ) -> Tasks:
     """`Tasks` from padded (T, S) arrays keyed lat, lng, kind, ready, promised, placed, order.
 
     An optional key `site` holds each pickup's merchant code (-1 when unknown) for
-    telling visits apart. The legs are timed here unless the caller passes them as
-    `leg_s` (T, S - 1, V).
+    telling visits apart. The legs are measured and timed here unless the caller
+    passes them as `legs`: metres (T, S - 1) and seconds (T, S - 1, V).
     """
     lat = np.asarray(stops["lat"], dtype=np.float64)
     lng = np.asarray(stops["lng"], dtype=np.float64)
     kind = np.asarray(stops["kind"], dtype=np.int8)
     n_tasks, n_stops = lat.shape
-    if leg_s is None:
+    if legs is None:
+        leg_m = np.zeros((n_tasks, max(n_stops - 1, 0)))
         leg_s = np.zeros((n_tasks, max(n_stops - 1, 0), len(vehicles)))
         for s in range(n_stops - 1):
             live = kind[:, s + 1] != PAD
             a = (lat[live, s], lng[live, s], lat[live, s + 1], lng[live, s + 1])
-            for v, vehicle in enumerate(vehicles):
-                leg_s[live, s, v] = model.travel_s(*a, vehicle)
+            leg_m[live, s], leg_s[live, s, :] = measure_legs(model, *a, vehicles)
+    else:
+        leg_m, leg_s = legs
     return Tasks(
         lat=lat,
         lng=lng,
@@ -109,7 +113,31 @@ def make_tasks(
         size=np.asarray(size, dtype=np.int64),
         leg_s=leg_s,
         joins=same_visit(lat, lng, kind, stops.get("site")),
+        leg_m=leg_m,
     )
+
+
+def measure_legs(
+    model: TravelModel,
+    lat1: FloatArray,
+    lng1: FloatArray,
+    lat2: FloatArray,
+    lng2: FloatArray,
+    vehicles: tuple[str, ...],
+) -> tuple[FloatArray, FloatArray]:
+    """Metres (N,) and seconds on every vehicle (N, V) from each point 1 to its point 2.
+
+    `HaversineTravel` times a ride as its distance over the vehicle's speed, so the one
+    distance serves every vehicle (the same figures to the bit, a fraction of the
+    trigonometry); any other model is asked once per vehicle.
+    """
+    metres = model.distance_m(lat1, lng1, lat2, lng2)
+    if isinstance(model, HaversineTravel):
+        columns = [metres / model.speed_mps(vehicle) for vehicle in vehicles]
+    else:
+        columns = [model.travel_s(lat1, lng1, lat2, lng2, vehicle) for vehicle in vehicles]
+    seconds = np.stack(columns, axis=-1) if columns else np.zeros((len(metres), 0))
+    return metres, seconds
 
 
 def same_visit(
@@ -140,6 +168,11 @@ def first_leg(
 ) -> FloatArray:
     """Seconds from each pair's rider start to its task's first stop."""
     lat2, lng2 = tasks.lat[task, 0], tasks.lng[task, 0]
+    if isinstance(model, HaversineTravel):  # one distance, each over its rider's speed
+        speeds = np.array([model.speed_mps(vehicle) for vehicle in vehicles])
+        metres = model.distance_m(starts.lat, starts.lng, lat2, lng2)
+        out: FloatArray = metres / speeds[starts.vcode] if len(vehicles) else metres
+        return out
     seconds = np.empty(len(task))
     for v, vehicle in enumerate(vehicles):
         mask = starts.vcode == v if len(vehicles) > 1 else slice(None)
@@ -205,8 +238,11 @@ def evaluate(
         clock = np.where(pick, at_pickup + half_p, np.where(drop, at_drop + half_d, clock))
     if etas is not None:
         _visit_etas(etas, tasks.joins[task])
-    metres = _metres(tasks, task, starts, params.travel) if detail else None
-    return RouteEval(cost, first_s, feasible, clock, metres, etas)
+    metres = None
+    if detail or params.distance_weight:
+        metres = _metres(tasks, task, starts, params.travel)
+        cost += params.distance_weight * metres
+    return RouteEval(cost, first_s, feasible, clock, metres if detail else None, etas)
 
 
 def _visit_etas(etas: FloatArray, joins: BoolArray) -> None:
@@ -216,45 +252,32 @@ def _visit_etas(etas: FloatArray, joins: BoolArray) -> None:
 
 
 def _metres(tasks: Tasks, task: IntArray, starts: Starts, model: TravelModel) -> FloatArray:
-    """Metres each pair's rider rides: to the first stop, then between live stops."""
-    lat, lng = tasks.lat[task], tasks.lng[task]
-    metres = model.distance_m(starts.lat, starts.lng, lat[:, 0], lng[:, 0])
-    for s in range(1, lat.shape[1]):
-        live = tasks.kind[task, s] != PAD
-        metres[live] += model.distance_m(
-            lat[live, s - 1], lng[live, s - 1], lat[live, s], lng[live, s]
-        )
+    """Metres each pair's rider rides: to the first stop, then between its task's stops."""
+    first = model.distance_m(starts.lat, starts.lng, tasks.lat[task, 0], tasks.lng[task, 0])
+    metres: FloatArray = first + tasks.leg_m.sum(axis=1)[task]
     return metres
 
 
 _PAD_VALUE = {"ready": -np.inf, "promised": np.inf, "order": -1}
+_DTYPE = {"kind": np.int8, "order": np.int64, "joins": np.bool_}  # the rest are float64
+_PER_LEG = ("leg_s", "leg_m")  # one column fewer than stops
 
 
 def concat_tasks(first: Tasks, second: Tasks) -> Tasks:
     """The rows of `first` then of `second`, padded to the wider of the two."""
     width = max(first.lat.shape[1], second.lat.shape[1])
-
-    def pad(a: npt.NDArray[np.generic], name: str, stops: int) -> npt.NDArray[np.generic]:
-        extra = [(0, 0), (0, stops - a.shape[1])] + [(0, 0)] * (a.ndim - 2)
-        return np.pad(a, extra, constant_values=_PAD_VALUE.get(name, 0))
-
-    columns: dict[str, npt.NDArray[np.generic]] = {}
-    for name in ("lat", "lng", "kind", "ready", "promised", "placed", "order", "leg_s", "joins"):
-        stops = width if name != "leg_s" else max(width - 1, 0)
-        parts = [pad(getattr(t, name), name, stops) for t in (first, second)]
-        columns[name] = np.concatenate(parts)
-    return Tasks(
-        lat=columns["lat"].astype(np.float64),
-        lng=columns["lng"].astype(np.float64),
-        kind=columns["kind"].astype(np.int8),
-        ready=columns["ready"].astype(np.float64),
-        promised=columns["promised"].astype(np.float64),
-        placed=columns["placed"].astype(np.float64),
-        order=columns["order"].astype(np.int64),
-        size=np.concatenate([first.size, second.size]),
-        leg_s=columns["leg_s"].astype(np.float64),
-        joins=columns["joins"].astype(bool),
-    )
+    n = first.count
+    columns: dict[str, Any] = {}  # each of its Tasks field's dtype
+    for name in ("lat", "lng", "kind", "ready", "promised", "placed", "order", "leg_s", "joins",
+                 "leg_m"):
+        one, two = getattr(first, name), getattr(second, name)
+        stops = max(width - 1, 0) if name in _PER_LEG else width
+        out = np.full((n + len(two), stops, *one.shape[2:]), _PAD_VALUE.get(name, 0),
+                      dtype=_DTYPE.get(name, np.float64))
+        out[:n, : one.shape[1]] = one
+        out[n:, : two.shape[1]] = two
+        columns[name] = out
+    return Tasks(size=np.concatenate([first.size, second.size]), **columns)
 
 
 def take_tasks(tasks: Tasks, rows: IntArray) -> Tasks:
@@ -262,7 +285,7 @@ def take_tasks(tasks: Tasks, rows: IntArray) -> Tasks:
     return Tasks(
         tasks.lat[rows], tasks.lng[rows], tasks.kind[rows], tasks.ready[rows],
         tasks.promised[rows], tasks.placed[rows], tasks.order[rows], tasks.size[rows],
-        tasks.leg_s[rows], tasks.joins[rows],
+        tasks.leg_s[rows], tasks.joins[rows], tasks.leg_m[rows],
     )
 
 
