@@ -32,7 +32,7 @@ class ArrivalRule:
     """
 
     idle_quantile: float | None = 0.05
-    busy_quantile: float | None = 0.9
+    busy_quantile: float | None = 1.0
     idle_share_low: float = 0.02
     idle_share_high: float = 0.25
 
