@@ -1,6 +1,7 @@
 """The Meal Delivery Routing Problem benchmark: our replay against the paper's published figures.
 
     python -m benchmarks.mdrp [--instances DIR] [--quick] [--estimate-ready] [--match GLOB]
+                              [--ready-rule load|mean]
 
 Replays every MDRP instance under DIR (a sample of half-size ones with --quick)
 with the full optimizer and, as the same-run baseline, the greedy nearest-rider
@@ -22,6 +23,7 @@ from typing import Any
 from simulators.evaluate.report import build_report
 from simulators.instances import detect_format, find_instances, load_instance
 from simulators.replay import ReplayConfig, replay
+from simulators.replay.arrival import MEAN_ONLY, ArrivalRule
 
 DEFAULT_INSTANCES = Path("/work/shared/data/mdrplib/instances")
 DEFAULT_RESULTS = Path(__file__).resolve().parent / "results" / "mdrp"
@@ -52,6 +54,8 @@ PAPER_SEED0 = {
     "0r50t75s2p100": (29.03, 27.95), "0r50t75s2p125": (33.41, 32.00),
 }
 QUICK = ("0o50t100s1p100", "0r50t75s2p125", "1o50t75s1p125")
+# With estimated ready times: couriers meet a load-aware quantile, or the merchant's mean.
+READY_RULES = {"load": ArrivalRule(), "mean": MEAN_ONLY}
 
 
 def pick(root: Path, quick: bool, match: str) -> list[Path]:
@@ -64,10 +68,13 @@ def pick(root: Path, quick: bool, match: str) -> list[Path]:
     return paths
 
 
-def run(path: Path, policy: str, estimate: bool, interval: float) -> dict[str, Any]:
+def run(
+    path: Path, policy: str, estimate: bool, interval: float, rule: str = "load"
+) -> dict[str, Any]:
     """One replay's report, with the CPU seconds it took (`cpu_s`: the machine is shared,
     so wall time also counts other jobs)."""
-    config = ReplayConfig(policy=policy, estimate_ready=estimate, batch_interval_s=interval)
+    config = ReplayConfig(policy=policy, estimate_ready=estimate, batch_interval_s=interval,
+                          arrival=READY_RULES[rule])
     instance = load_instance(path)
     cpu0 = time.process_time()
     result = replay(instance, config)
@@ -127,13 +134,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=ReplayConfig().batch_interval_s)
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     parser.add_argument("--match", default="*", help="only instances whose name matches this glob")
+    parser.add_argument("--ready-rule", choices=tuple(READY_RULES), default="load",
+                        help="with --estimate-ready: which ready time couriers are sent to meet")
     args = parser.parse_args(argv)
     t0, cpu0 = time.perf_counter(), time.process_time()
     rows = []
     for path in pick(args.instances, args.quick, args.match):
         row: dict[str, Any] = {"instance": path.name}
         for policy in ("full", "greedy"):
-            row[policy] = run(path, policy, args.estimate_ready, args.interval)
+            row[policy] = run(path, policy, args.estimate_ready, args.interval, args.ready_rule)
         rows.append(row)
         print(f"{path.name}: ours {row['full']['click_to_door_mean_min']:.2f} min "
               f"({row['full']['wall_s']:.1f} s, cpu {row['full']['cpu_s']:.1f} s), greedy "
@@ -144,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         "instances": len(rows),
         "estimate_ready": args.estimate_ready,
         "batch_interval_s": args.interval,
+        "ready_rule": args.ready_rule if args.estimate_ready else None,
         **ours,
         "greedy": average([r["greedy"] for r in rows]),
         "paper": PAPER[args.estimate_ready],
@@ -163,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     setting = "estimated" if args.estimate_ready else "known"
     scope = "quick" if args.quick else ("all" if args.match == "*" else args.match)
-    tag = f"{scope.replace('*', 'x').replace('?', 'x')}-{setting}"
+    rule = "" if args.ready_rule == "load" or not args.estimate_ready else f"-{args.ready_rule}"
+    tag = f"{scope.replace('*', 'x').replace('?', 'x')}-{setting}{rule}"
     args.results.mkdir(parents=True, exist_ok=True)
     table = markdown(rows, summary)
     (args.results / f"mdrp-{tag}.md").write_text(table, encoding="utf-8")

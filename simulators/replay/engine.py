@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from dispatch.optimizer.core import OrderSpec
 from simulators.instances import Instance
+from simulators.replay.arrival import ArrivalRule
 from simulators.replay.commit import (
     delivery_floors_s,
     must_start_by,
@@ -59,6 +60,9 @@ class ReplayConfig:
         (default: one batch interval).
     seed
         Seed handed to the optimizer.
+    arrival
+        With estimated ready times, which quantile of the predicted ready time
+        couriers are sent to meet, by fleet load (`simulators.replay.arrival`).
     """
 
     policy: str = "full"
@@ -70,6 +74,7 @@ class ReplayConfig:
     commit_ahead_s: float | None = None
     seed: int = 0
     tuning: PolicyTuning = field(default_factory=PolicyTuning)
+    arrival: ArrivalRule = field(default_factory=ArrivalRule)
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.batch_interval_s) or self.batch_interval_s <= 0:
@@ -103,7 +108,7 @@ class Replay:
         self.policy = policy or make_policy(config.policy, instance.rules, config.tuning,
                                             config.seed)
         self.travel = instance.rules.travel()
-        self.board = ReadyBoard(known=not config.estimate_ready)
+        self.board = ReadyBoard(known=not config.estimate_ready, arrival=config.arrival)
         self.fleet = Fleet(instance)
         self.orders = {o.order_id: o for o in instance.orders}
         vehicles = {c.vehicle for c in instance.couriers} or {"motorcycle"}
@@ -159,6 +164,7 @@ class Replay:
     def _batch(self, now: float) -> None:
         """One optimizer batch at `now`, and the commitments it leads to."""
         self.last_batch_s, self.due_s = now, math.inf
+        self.board.observe_fleet(self.fleet.on_s, self.fleet.off_s, self.fleet.free_s, now)
         riders = self.fleet.available(now, self.config.rider_lookahead_s, self.board,
                                       self.config.tuning.max_bundle_size)
         if not riders:

@@ -3,9 +3,10 @@
 With ready times known, the dispatcher sees each order's true ready time from its
 placement. With ready times estimated, it never sees a future ready time: an
 order's food is known to be ready only once it is (the merchant marks it), and
-until then its ready time is estimated from the preparation times of the orders
-of the same merchant whose food has already been ready, shrunk towards the mean
-of all merchants (and a default before any food has been ready at all).
+until then the ready time it plans with is a quantile of the predicted
+preparation (`simulators.replay.prep`: the merchant's mean so far, shrunk towards
+all merchants', plus the day's forecast errors), chosen by how idle the fleet is
+(`simulators.replay.arrival`), and never earlier than now.
 """
 
 from __future__ import annotations
@@ -13,17 +14,12 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field
 
+import numpy as np
+from numpy.typing import NDArray
+
 from simulators.instances import DayOrder
-
-
-@dataclass
-class _Mean:
-    total: float = 0.0
-    count: int = 0
-
-    def add(self, value: float) -> None:
-        self.total += value
-        self.count += 1
+from simulators.replay.arrival import ArrivalRule, idle_share
+from simulators.replay.prep import PrepEstimator
 
 
 @dataclass
@@ -39,32 +35,46 @@ class ReadyBoard:
     prior_weight
         How many observations of the all-merchant mean a merchant's own mean is
         blended with (shrinks merchants with little history towards the mean).
+    arrival
+        Which quantile of the predicted ready time to plan with, by fleet load.
     """
 
     known: bool
     default_prep_s: float = 900.0
     prior_weight: float = 2.0
-    _upcoming: list[tuple[float, str, str, float]] = field(default_factory=list)
-    _merchants: dict[str, _Mean] = field(default_factory=dict)
-    _all: _Mean = field(default_factory=_Mean)
+    arrival: ArrivalRule = field(default_factory=ArrivalRule)
+    quantile: float | None = None
+    _upcoming: list[tuple[float, str, str, float, float]] = field(default_factory=list)
+    _prep: PrepEstimator = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._prep = PrepEstimator(self.default_prep_s, self.prior_weight)
+        self.quantile = self.arrival.quantile(1.0)
 
     def place(self, order: DayOrder) -> None:
-        """Note an order as placed; its preparation time is learnt once its food is ready."""
+        """Note an order as placed, with the forecast made now; its truth is learnt when ready."""
         prep = order.ready_s - order.placed_s
-        heapq.heappush(self._upcoming, (order.ready_s, order.order_id, order.merchant_id, prep))
+        forecast = self._prep.mean_s(order.merchant_id)
+        heapq.heappush(self._upcoming,
+                       (order.ready_s, order.order_id, order.merchant_id, prep, forecast))
 
     def advance(self, now_s: float) -> None:
         """Learn the preparation time of every order whose food is ready by `now_s`."""
         while self._upcoming and self._upcoming[0][0] <= now_s:
-            _, _, merchant, prep = heapq.heappop(self._upcoming)
-            self._merchants.setdefault(merchant, _Mean()).add(prep)
-            self._all.add(prep)
+            _, _, merchant, prep, forecast = heapq.heappop(self._upcoming)
+            self._prep.learn(merchant, prep, forecast)
+
+    def observe_fleet(
+        self, on_s: NDArray[np.float64], off_s: NDArray[np.float64],
+        free_s: NDArray[np.float64], now_s: float,
+    ) -> None:
+        """Set the quantile planned with from the share of couriers on shift that are idle."""
+        if not self.known:
+            self.quantile = self.arrival.quantile(idle_share(on_s, off_s, free_s, now_s))
 
     def prep_estimate_s(self, merchant_id: str) -> float:
-        """Estimated preparation time at a merchant from the history seen so far."""
-        prior = self._all.total / self._all.count if self._all.count else self.default_prep_s
-        own = self._merchants.get(merchant_id, _Mean())
-        return (own.total + self.prior_weight * prior) / (own.count + self.prior_weight)
+        """Preparation time at a merchant planned with now (the current quantile)."""
+        return self._prep.quantile_s(merchant_id, self.quantile)
 
     def ready_s(self, order: DayOrder, now_s: float) -> float:
         """The ready time the dispatcher uses for `order` at `now_s`."""

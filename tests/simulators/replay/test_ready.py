@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
 from simulators.instances import DayOrder
+from simulators.replay.arrival import MEAN_ONLY, ArrivalRule
 from simulators.replay.ready import ReadyBoard
 
 
@@ -10,8 +15,14 @@ def order(oid: str, merchant: str, placed: float, ready: float) -> DayOrder:
     return DayOrder(oid, 0.0, 0.0, 1.0, 1.0, placed, ready, placed + 2400, merchant)
 
 
+def fleet(idle: int, busy: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n = idle + busy
+    free = np.array([0.0] * idle + [1e9] * busy)
+    return np.zeros(n), np.full(n, 1e9), free
+
+
 def test_estimates_come_from_history_and_never_from_the_future() -> None:
-    board = ReadyBoard(known=False, default_prep_s=900.0, prior_weight=1.0)
+    board = ReadyBoard(known=False, default_prep_s=900.0, prior_weight=1.0, arrival=MEAN_ONLY)
     first, second = order("a", "m", 0.0, 300.0), order("b", "m", 100.0, 2000.0)
     board.place(first)
     board.place(second)
@@ -24,8 +35,53 @@ def test_estimates_come_from_history_and_never_from_the_future() -> None:
     assert board.ready_s(first, 500.0) == 300.0  # ready food is known to be ready
 
 
-def test_known_ready_times_are_the_truth() -> None:
+def test_known_ready_times_are_the_truth_whatever_the_load() -> None:
     board = ReadyBoard(known=True)
     late = order("a", "m", 0.0, 5000.0)
     board.place(late)
+    board.observe_fleet(*fleet(idle=10, busy=0), 0.0)
     assert board.ready_s(late, 0.0) == 5000.0
+
+
+def test_couriers_are_sent_earlier_when_the_fleet_is_idle() -> None:
+    rule = ArrivalRule(idle_quantile=0.1, busy_quantile=0.9)
+    board = ReadyBoard(known=False, default_prep_s=600.0, arrival=rule)
+    history = [order(f"h{i}", "m", 0.0, 300.0 + 60.0 * i) for i in range(20)]
+    for o in history:
+        board.place(o)
+    board.advance(5000.0)
+    pending = order("p", "m", 5000.0, 9000.0)
+    board.place(pending)
+    board.observe_fleet(*fleet(idle=9, busy=1), 5000.0)
+    early = board.ready_s(pending, 5000.0)
+    board.observe_fleet(*fleet(idle=0, busy=10), 5000.0)
+    late = board.ready_s(pending, 5000.0)
+    assert 5000.0 <= early < late < pending.ready_s
+
+
+@given(st.lists(st.tuples(st.floats(0, 3600), st.floats(0, 3600), st.sampled_from("mn")),
+                min_size=2, max_size=30),
+       st.floats(0, 3600), st.floats(0, 1))
+def test_an_order_not_ready_is_planned_from_the_past_only(
+    raw: list[tuple[float, float, str]], now: float, idle: float
+) -> None:
+    """Changing the true ready times of food not ready by `now` changes no estimate."""
+    def board_for(shift: float) -> tuple[ReadyBoard, list[DayOrder]]:
+        board = ReadyBoard(known=False)
+        orders = []
+        for i, (placed, prep, merchant) in enumerate(raw):
+            ready = placed + prep
+            if ready > now:
+                ready += shift
+            orders.append(order(f"o{i}", merchant, placed, ready))
+        for o in sorted(orders, key=lambda o: o.placed_s):
+            board.place(o)
+        board.advance(now)
+        board.observe_fleet(np.zeros(10), np.full(10, 1e9),
+                            np.where(np.arange(10) < idle * 10, 0.0, 1e9), now)
+        return board, orders
+
+    (a, orders_a), (b, orders_b) = board_for(0.0), board_for(777.0)
+    for oa, ob in zip(orders_a, orders_b, strict=True):
+        if oa.ready_s > now:
+            assert a.ready_s(oa, now) == b.ready_s(ob, now) >= now
