@@ -30,31 +30,25 @@ class ReadyBoard:
     ----------
     known
         True when the dispatcher sees true ready times from placement.
-    default_prep_s
-        Preparation time assumed before any food of the day has been ready.
-    prior_weight
-        How many observations of the all-merchant mean a merchant's own mean is
-        blended with (shrinks merchants with little history towards the mean).
+    prep
+        The preparation-time forecasts and their errors (used when not `known`).
     arrival
         Which quantile of the predicted ready time to plan with, by fleet load.
     """
 
     known: bool
-    default_prep_s: float = 900.0
-    prior_weight: float = 2.0
+    prep: PrepEstimator = field(default_factory=PrepEstimator)
     arrival: ArrivalRule = field(default_factory=ArrivalRule)
     quantile: float | None = None
     _upcoming: list[tuple[float, str, str, float, float]] = field(default_factory=list)
-    _prep: PrepEstimator = field(init=False)
 
     def __post_init__(self) -> None:
-        self._prep = PrepEstimator(self.default_prep_s, self.prior_weight)
         self.quantile = self.arrival.quantile(1.0)
 
     def place(self, order: DayOrder) -> None:
         """Note an order as placed, with the forecast made now; its truth is learnt when ready."""
         prep = order.ready_s - order.placed_s
-        forecast = self._prep.mean_s(order.merchant_id)
+        forecast = self.prep.mean_s(order.merchant_id)
         heapq.heappush(self._upcoming,
                        (order.ready_s, order.order_id, order.merchant_id, prep, forecast))
 
@@ -62,7 +56,7 @@ class ReadyBoard:
         """Learn the preparation time of every order whose food is ready by `now_s`."""
         while self._upcoming and self._upcoming[0][0] <= now_s:
             _, _, merchant, prep, forecast = heapq.heappop(self._upcoming)
-            self._prep.learn(merchant, prep, forecast)
+            self.prep.learn(merchant, prep, forecast)
 
     def observe_fleet(
         self, on_s: NDArray[np.float64], off_s: NDArray[np.float64],
@@ -74,7 +68,7 @@ class ReadyBoard:
 
     def prep_estimate_s(self, merchant_id: str) -> float:
         """Preparation time at a merchant planned with now (the current quantile)."""
-        return self._prep.quantile_s(merchant_id, self.quantile)
+        return self.prep.quantile_s(merchant_id, self.quantile)
 
     def ready_s(self, order: DayOrder, now_s: float) -> float:
         """The ready time the dispatcher uses for `order` at `now_s`."""

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from simulators.instances import DayOrder
 from simulators.replay.arrival import MEAN_ONLY, ArrivalRule
+from simulators.replay.prep import PrepEstimator
 from simulators.replay.ready import ReadyBoard
 
 
@@ -22,7 +23,8 @@ def fleet(idle: int, busy: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def test_estimates_come_from_history_and_never_from_the_future() -> None:
-    board = ReadyBoard(known=False, default_prep_s=900.0, prior_weight=1.0, arrival=MEAN_ONLY)
+    board = ReadyBoard(known=False, prep=PrepEstimator(default_prep_s=900.0, prior_weight=1.0),
+                       arrival=MEAN_ONLY)
     first, second = order("a", "m", 0.0, 300.0), order("b", "m", 100.0, 2000.0)
     board.place(first)
     board.place(second)
@@ -45,7 +47,7 @@ def test_known_ready_times_are_the_truth_whatever_the_load() -> None:
 
 def test_couriers_are_sent_earlier_when_the_fleet_is_idle() -> None:
     rule = ArrivalRule(idle_quantile=0.1, busy_quantile=0.9)
-    board = ReadyBoard(known=False, default_prep_s=600.0, arrival=rule)
+    board = ReadyBoard(known=False, prep=PrepEstimator(default_prep_s=600.0), arrival=rule)
     history = [order(f"h{i}", "m", 0.0, 300.0 + 60.0 * i) for i in range(20)]
     for o in history:
         board.place(o)
