@@ -8,9 +8,11 @@ calls were the largest single cost of a request in the worker.
 
 Here the connection's writes go to a buffer that is sent once at the end of the current
 event-loop iteration (or at once when the connection is closed), so the head and the body
-of a response, written in the same step of its task, leave in one call. The bytes, their
-order and every other behaviour of uvicorn's protocol are unchanged; a connection upgraded
-to a WebSocket is handed the real transport, so the rider stream writes as before.
+of a response, written in the same step of its task, leave in one call. Once 16 KiB are
+queued they are sent at once, so a large or streamed body meets the transport's flow control
+(`pause_writing`) as before. The bytes, their order and every other behaviour of uvicorn's
+protocol are unchanged; a connection upgraded to a WebSocket is handed the real transport,
+so the rider stream writes as before.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+FLUSH_AT = 16 * 1024  # queued bytes that are sent without waiting for the iteration's end
+
 
 class _CoalescingTransport:
     """A transport whose writes of one loop iteration leave in one `write` of the real one.
@@ -27,22 +31,26 @@ class _CoalescingTransport:
     Only what uvicorn's HTTP protocol calls is provided; `write` is the one that differs.
     """
 
-    __slots__ = ("_loop", "_pending", "transport")
+    __slots__ = ("_loop", "_pending", "_queued", "transport")
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self.transport = transport
         self._loop = loop
         self._pending: list[bytes] = []
+        self._queued = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         """Queue `data`; the first write of an iteration schedules the flush."""
         if not self._pending:
             self._loop.call_soon(self.flush)
         self._pending.append(bytes(data))
+        self._queued += len(data)
+        if self._queued >= FLUSH_AT:
+            self.flush()
 
     def flush(self) -> None:
         """Send what was queued, in one call (nothing if the connection is closing)."""
-        pending, self._pending = self._pending, []
+        pending, self._pending, self._queued = self._pending, [], 0
         if pending and not self.transport.is_closing():
             self.transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
 
@@ -67,10 +75,10 @@ class _CoalescingTransport:
         return self.transport.get_extra_info(name, default)
 
     def get_write_buffer_size(self) -> int:
-        return self.transport.get_write_buffer_size() + sum(map(len, self._pending))
+        return self.transport.get_write_buffer_size() + self._queued
 
     def abort(self) -> None:
-        self._pending = []
+        self._pending, self._queued = [], 0
         self.transport.abort()
 
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 
+import orjson
 import pytest
 
+from dispatch.http_writes import FLUSH_AT
 from tests.support.server import RunningService
 
 pytestmark = pytest.mark.asyncio
@@ -50,3 +52,17 @@ async def test_connection_close_gets_the_whole_answer_then_eof(service: RunningS
                   if line.lower().startswith(b"content-length:"))
     assert len(body) == length
 
+
+
+async def test_a_large_body_arrives_whole(service: RunningService) -> None:
+    """The OpenAPI document (well over `FLUSH_AT`) byte for byte, then the next answer."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", service.port)
+    try:
+        writer.write(_get("/openapi.json") + _get("/healthz"))
+        _, document = await _read_response(reader)
+        head, _ = await _read_response(reader)
+    finally:
+        writer.close()
+    assert len(document) > FLUSH_AT
+    assert orjson.loads(document) == service.server.config.app.openapi()  # type: ignore[union-attr]
+    assert head.startswith(b"HTTP/1.1 200")
