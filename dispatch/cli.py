@@ -15,17 +15,23 @@ from dispatch.config import Settings, get_settings
 from dispatch.logs import configure_logging
 
 
-def uvicorn_config(settings: Settings, *, host: str, port: int) -> uvicorn.Config:
-    """The uvicorn configuration that enforces the rider stream's transport limits."""
+def uvicorn_config(settings: Settings, *, host: str, port: int, freeze_gc: bool = False
+                   ) -> uvicorn.Config:
+    """The uvicorn configuration that enforces the rider stream's transport limits and sends
+    each HTTP response in one write. `freeze_gc`: the process is this server alone, so what
+    its start-up made is frozen out of the garbage collector (see `dispatch.app`)."""
     from dispatch.app import create_app  # noqa: PLC0415  (keep `dispatch token` light)
+    from dispatch.http_writes import CoalescingHttpProtocol  # noqa: PLC0415
     from dispatch.riders.fastpath import RiderStreamProtocol  # noqa: PLC0415
 
+    app = create_app(settings)
+    app.state.freeze_gc = freeze_gc
     return uvicorn.Config(
-        create_app(settings),
+        app,
         host=host,
         port=port,
         loop="uvloop" if sys.platform != "win32" else "asyncio",
-        http="httptools",
+        http=CoalescingHttpProtocol,  # httptools, each response in one write
         ws=RiderStreamProtocol,  # serves the rider stream; other paths go to uvicorn's own
         ws_max_size=settings.max_frame_bytes,
         ws_max_queue=8,
@@ -41,7 +47,8 @@ def uvicorn_config(settings: Settings, *, host: str, port: int) -> uvicorn.Confi
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     uvicorn.Server(uvicorn_config(settings, host=args.host or settings.host,
-                                  port=args.port if args.port is not None else settings.port)).run()
+                                  port=args.port if args.port is not None else settings.port,
+                                  freeze_gc=True)).run()
     return 0
 
 

@@ -2,7 +2,8 @@
 
 Creating an order is the hot endpoint; routing, dependency resolution and the body's
 round trip through `json.loads` and the model cost more CPU than the create itself. This
-ASGI middleware takes a create only when every check passes at once: a `Bearer` token that
+ASGI layer, in front of the app's whole middleware stack (`dispatch.app.DispatchApp`),
+takes a create only when every check passes at once: a `Bearer` token that
 verifies and speaks for a customer, an `Idempotency-Key` of 1 to 255 characters or none, a
 JSON body that the request model validates straight from its bytes, no query string. It
 then calls the same service as the route and sends the stored JSON as the route would
@@ -51,8 +52,12 @@ class CreateOrderFastPath:
         body = await _read_body(receive)
         if body is None:
             return  # the client left mid-body: nobody to answer
-        services: Services = scope["app"].state.services
-        accepted = _accept(services, scope["headers"], body)
+        try:
+            services: Services = scope["app"].state.services
+            accepted = _accept(services, scope["headers"], body)
+        except Exception as exc:  # a fault, not a refusal: a 500 as the app's stack gives it
+            await _answer(scope, receive, send, exc)
+            raise
         if accepted is None:
             await self.app(scope, _replay(body, receive), send)
             return
@@ -62,8 +67,7 @@ class CreateOrderFastPath:
                 params=services.order_params, customer_id=principal.subject, data=data,
                 scope=scope_for(principal, "create_order", key, data))
         except Exception as exc:  # answered by the app's handler for it, as on the route
-            response = await _handler(scope, exc)(Request(scope, receive), exc)
-            await response(scope, receive, send)
+            await _answer(scope, receive, send, exc)
             return
         payload = stored.body.encode()
         headers = [(b"content-length", str(len(payload)).encode()),
@@ -121,6 +125,12 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
     return replayed
+
+
+async def _answer(scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
+    """Send the response of the app's exception handler for `exc`."""
+    response = await _handler(scope, exc)(Request(scope, receive), exc)
+    await response(scope, receive, send)
 
 
 def _handler(scope: Scope, exc: Exception) -> Any:
