@@ -5,10 +5,8 @@ store; the same points go into a Redis geo set. Both answer the same random
 queries (k = 10 within 3 km) from this process (pinned to core 1; Redis on core 0):
 sequential queries give p50/p99 latency (ours and GEOSEARCH taking turns point by
 point), 32 concurrent callers give queries/s (three rounds each, in turn; the ratio
-is the median of the rounds' ratios). Then each side's CPU per query, Redis's (`INFO cpu`)
-and this process's, from sequential blocks taken in turn: the figures a shared machine
-disturbs least. Last, the Redis CPU per fix the index costs to keep up (batches of 100
-small steps). Our query also filters by status and freshness, which GEOSEARCH does not.
+is the median of the rounds' ratios). Our query also filters by status and freshness,
+which GEOSEARCH does not.
 
 Run: python -m benchmarks.nearby [--quick]
 """
@@ -38,8 +36,6 @@ RADIUS_M = 3000.0
 K = 10
 CONCURRENCY = 32
 ROUNDS = 3  # throughput rounds, ours and GEOSEARCH in turn
-CPU_POINTS = 500  # sequential queries per side in each round of the CPU measurement
-WRITE_BATCHES = 300  # batches of 100 fixes for the index's write cost
 GEO_KEY = "bench:geo"
 
 
@@ -48,44 +44,19 @@ def random_point(rng: random.Random) -> tuple[float, float]:
             CENTRE[1] + (rng.random() - 0.5) * SPAN_DEG)
 
 
-def fix(i: int, lat: float, lng: float, at: int) -> PositionWrite:
-    return PositionWrite(region="bench", rider_id=f"r{i}", lat=lat, lng=lng, ts_ms=at, seq=at,
-                         extra="", status_hint="available", conn="bench")
-
-
-async def populate(store: LiveStore, redis: Redis, riders: int, rng: random.Random
-                   ) -> list[tuple[float, float]]:
-    """Write `riders` riders at random points (and the same points to the geo set)."""
+async def populate(store: LiveStore, redis: Redis, riders: int, rng: random.Random) -> None:
     await redis.flushall()
     at = now_ms()
-    positions = [random_point(rng) for _ in range(riders)]
     for start in range(0, riders, 2000):
-        chunk = range(start, min(riders, start + 2000))
-        await store.apply_positions("bench", [fix(i, *positions[i], at) for i in chunk],
-                                    at_ms=at)
-        await redis.geoadd(GEO_KEY, [v for i in chunk
-                                     for v in (positions[i][1], positions[i][0], f"r{i}")])
-    return positions
-
-
-async def write_cost(store: LiveStore, redis: Redis, positions: list[tuple[float, float]],
-                     rng: random.Random) -> float:
-    """Redis CPU microseconds per applied fix: WRITE_BATCHES batches of 100 riders each
-    stepping ~10 m (most stay in their cell), as the writer sends them under load."""
-    batches = []
-    at = now_ms()
-    for _ in range(WRITE_BATCHES):
-        at += 1
-        batch = []
-        for i in rng.sample(range(len(positions)), 100):
-            lat, lng = positions[i]
-            positions[i] = (lat + (rng.random() - 0.5) * 2e-4, lng + (rng.random() - 0.5) * 2e-4)
-            batch.append(fix(i, *positions[i], at))
-        batches.append(batch)
-    before = await redis_cpu_s(redis)
-    for batch in batches:
-        await store.apply_positions("bench", batch, at_ms=at)
-    return (await redis_cpu_s(redis) - before) * 1e6 / (100 * WRITE_BATCHES)
+        writes, geo = [], []
+        for i in range(start, min(riders, start + 2000)):
+            lat, lng = random_point(rng)
+            writes.append(PositionWrite(region="bench", rider_id=f"r{i}", lat=lat, lng=lng,
+                                        ts_ms=at, seq=1, extra="", status_hint="available",
+                                        conn="bench"))
+            geo.extend((lng, lat, f"r{i}"))
+        await store.apply_positions("bench", writes, at_ms=at)
+        await redis.geoadd(GEO_KEY, geo)
 
 
 Query = Callable[[float, float], Awaitable[object]]
@@ -124,28 +95,6 @@ async def rates(queries: list[Query], points: list) -> list[list[float]]:
     return out
 
 
-async def redis_cpu_s(redis: Redis) -> float:
-    """CPU time (user + system) the Redis server has used so far."""
-    info = await redis.info("cpu")
-    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
-
-
-async def cpu_costs(redis: Redis, queries: list[Query], points: list[tuple[float, float]]
-                    ) -> list[tuple[float, float]]:
-    """Each query's (Redis, client) CPU microseconds per query: the median over ROUNDS rounds
-    of sequential queries, the queries taking turns block by block."""
-    rounds: list[list[tuple[float, float]]] = [[] for _ in queries]
-    for _ in range(ROUNDS):
-        for costs, query in zip(rounds, queries, strict=True):
-            server, client = await redis_cpu_s(redis), time.process_time()
-            for lat, lng in points:
-                await query(lat, lng)
-            costs.append(((await redis_cpu_s(redis) - server) * 1e6 / len(points),
-                          (time.process_time() - client) * 1e6 / len(points)))
-    return [(statistics.median(s for s, _ in costs), statistics.median(c for _, c in costs))
-            for costs in rounds]
-
-
 def waits(pids: list[int]) -> list[float]:
     """Seconds each process has waited for a CPU so far, and the wall clock last."""
     return [*(run_queue_wait_seconds(pid) for pid in pids), time.perf_counter()]
@@ -157,7 +106,7 @@ async def measure(url: str, redis_pid: int, riders: int, queries: int, seed: int
     redis = connect_redis(url, timeout_s=5.0)
     store = LiveStore(redis, stale_after_s=3600)
     try:
-        positions = await populate(store, redis, riders, rng)
+        await populate(store, redis, riders, rng)
         points = [random_point(rng) for _ in range(queries)]
 
         async def ours(lat: float, lng: float) -> object:
@@ -172,8 +121,6 @@ async def measure(url: str, redis_pid: int, riders: int, queries: int, seed: int
         ours_ms, geo_ms = await latencies([ours, geosearch], points)
         after = waits([redis_pid, os.getpid()])
         ours_qps, geo_qps = await rates([ours, geosearch], points)
-        ours_cpu, geo_cpu = await cpu_costs(redis, [ours, geosearch], points[:CPU_POINTS])
-        fix_cpu = await write_cost(store, redis, positions, rng)
     finally:
         await redis.aclose()
     return {
@@ -186,11 +133,6 @@ async def measure(url: str, redis_pid: int, riders: int, queries: int, seed: int
         "geosearch_qps": round(statistics.median(geo_qps)),
         "qps_vs_geosearch": round(statistics.median(
             o / g for o, g in zip(ours_qps, geo_qps, strict=True)), 2),
-        "redis_cpu_us": round(ours_cpu[0], 1),
-        "geosearch_redis_cpu_us": round(geo_cpu[0], 1),
-        "client_cpu_us": round(ours_cpu[1], 1),
-        "geosearch_client_cpu_us": round(geo_cpu[1], 1),
-        "redis_cpu_us_per_fix": round(fix_cpu, 1),
         "mean_results": round(sum(found) / len(found), 2),
         # Share of the sequential phases each process spent runnable but waiting for a
         # CPU: on a shared machine the latency tail is mostly this.

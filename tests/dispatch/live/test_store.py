@@ -11,7 +11,6 @@ from redis.asyncio import Redis
 
 from dispatch.live.keys import RegionKeys
 from dispatch.live.models import PositionWrite, RiderStatus
-from dispatch.live.scripts import decode_cell
 from dispatch.live.store import LiveStore, now_ms
 from geo.cells import cell_of
 
@@ -26,26 +25,13 @@ def write(rider: str, lat: float, lng: float, ts: int, seq: int, status: str = "
                          extra="", status_hint=status, conn="test:1")
 
 
-async def raw_get(redis: Redis, key: str) -> bytes | None:
-    """GET without decoding: a cell holds binary records."""
-    conn = await redis.connection_pool.get_connection()
-    try:
-        await conn.send_command("GET", key)
-        value: bytes | None = await conn.read_response(disable_decoding=True)
-        return value
-    finally:
-        await redis.connection_pool.release(conn)
-
-
 async def cells_by_rider(redis: Redis, region: str = "city") -> dict[str, list[str]]:
-    """Every cell each rider appears in (once per record naming it), read straight from Redis."""
+    """Every cell hash each rider appears in, read straight from Redis."""
     prefix = RegionKeys(region).cell_prefix
     found: dict[str, list[str]] = defaultdict(list)
     async for key in redis.scan_iter(match=prefix + "*", count=1000):
-        records = decode_cell(await raw_get(redis, key) or b"")
-        assert records, f"{key} is an empty cell left behind"
-        for record in records:
-            found[record.rider_id].append(key.removeprefix(prefix))
+        for rider in await redis.hkeys(key):
+            found[rider].append(key.removeprefix(prefix))
     return found
 
 
@@ -66,18 +52,6 @@ async def test_riders_are_read_together_as_each_would_be_alone(redis: Redis) -> 
     assert together == alone
     assert [s.status if s else None for s in together] == ["busy", None, "available"]
     assert await store.get_riders("city", []) == []
-
-
-async def test_a_cell_record_keeps_the_position_as_written(redis: Redis) -> None:
-    store = LiveStore(redis)
-    lat, lng = 52.520008123456789, 13.404954987654321
-    await store.apply_positions("city", [write("r1", lat, lng, 1000, 1)], at_ms=5000)
-    await store.set_load("city", "r1", 3)
-    (record,) = decode_cell(await raw_get(redis, RegionKeys("city").cell(cell_of(lat, lng, 9)))
-                            or b"")
-    assert record == ("r1", lat, lng, 5000, 3, "available", f"{lat!r}|{lng!r}")
-    (found,) = await store.nearby("city", lat, lng, radius_m=10, k=1, at_ms=5000)
-    assert (found.lat, found.lng, found.load, found.last_seen_ms) == (lat, lng, 3, 5000)
 
 
 async def test_moving_between_cells_leaves_exactly_one_entry(redis: Redis) -> None:
@@ -185,26 +159,3 @@ async def test_regions_are_isolated(redis: Redis) -> None:
     await store.apply_positions("north", [write("r1", *BERLIN, 1, 1, region="north")])
     assert await store.nearby("south", *BERLIN, radius_m=1000, k=5) == []
     assert len(await store.nearby("north", *BERLIN, radius_m=1000, k=5)) == 1
-
-
-async def test_riders_at_the_same_distance_are_ranked_by_id(redis: Redis) -> None:
-    """Equal distances (here, riders on one spot) are ordered by id, the k smallest kept,
-    however the writes fell into the cell."""
-    store = LiveStore(redis)
-    ids = [f"r{i}" for i in (7, 3, 9, 1, 5, 8, 2)]
-    await store.apply_positions("city", [write(r, 52.5205, 13.4055, 1, 1) for r in ids],
-                                at_ms=now_ms())
-    await store.apply_positions("city", [write("near", 52.5201, 13.4051, 1, 1)], at_ms=now_ms())
-    found = await store.nearby("city", *BERLIN, radius_m=1000, k=4)
-    assert [r.rider_id for r in found] == ["near", "r1", "r2", "r3"]
-    assert found[1].distance_m == found[2].distance_m == found[3].distance_m > 0
-
-
-async def test_rider_ids_a_record_cannot_hold_are_refused_alone(redis: Redis) -> None:
-    store = LiveStore(redis)
-    outcomes = await store.apply_positions("city", [write("a", *BERLIN, 1, 1),
-                                                    write("x" * 256, *BERLIN, 1, 1),
-                                                    write("b|c", *BERLIN, 1, 1)])
-    assert outcomes[0] is True and isinstance(outcomes[1], ValueError) and outcomes[2] is True
-    found = await store.nearby("city", *BERLIN, radius_m=100, k=5)
-    assert sorted(r.rider_id for r in found) == ["a", "b|c"]
