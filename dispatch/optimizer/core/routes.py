@@ -127,17 +127,26 @@ def measure_legs(
 ) -> tuple[FloatArray, FloatArray]:
     """Metres (N,) and seconds on every vehicle (N, V) from each point 1 to its point 2.
 
-    `HaversineTravel` times a ride as its distance over the vehicle's speed, so the one
-    distance serves every vehicle (the same figures to the bit, a fraction of the
-    trigonometry); any other model is asked once per vehicle.
+    Where one distance serves every vehicle (`_speeds_mps`) it is measured once; any other
+    model is asked once per vehicle.
     """
     metres = model.distance_m(lat1, lng1, lat2, lng2)
-    if isinstance(model, HaversineTravel):
-        columns = [metres / model.speed_mps(vehicle) for vehicle in vehicles]
+    speeds = _speeds_mps(model, vehicles)
+    if speeds is not None:
+        columns = [metres / speed for speed in speeds.tolist()]
     else:
         columns = [model.travel_s(lat1, lng1, lat2, lng2, vehicle) for vehicle in vehicles]
     seconds = np.stack(columns, axis=-1) if columns else np.zeros((len(metres), 0))
     return metres, seconds
+
+
+def _speeds_mps(model: TravelModel, vehicles: tuple[str, ...]) -> FloatArray | None:
+    """Each vehicle's speed when `model` times a ride as its distance over that speed
+    (`HaversineTravel`: one distance then serves every vehicle, the same figures to the
+    bit for a fraction of the trigonometry); None for any other model."""
+    if not isinstance(model, HaversineTravel):
+        return None
+    return np.array([model.speed_mps(vehicle) for vehicle in vehicles], dtype=np.float64)
 
 
 def same_visit(
@@ -168,8 +177,8 @@ def first_leg(
 ) -> FloatArray:
     """Seconds from each pair's rider start to its task's first stop."""
     lat2, lng2 = tasks.lat[task, 0], tasks.lng[task, 0]
-    if isinstance(model, HaversineTravel):  # one distance, each over its rider's speed
-        speeds = np.array([model.speed_mps(vehicle) for vehicle in vehicles])
+    speeds = _speeds_mps(model, vehicles)
+    if speeds is not None:  # one distance, each over its rider's speed
         metres = model.distance_m(starts.lat, starts.lng, lat2, lng2)
         out: FloatArray = metres / speeds[starts.vcode] if len(vehicles) else metres
         return out
