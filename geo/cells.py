@@ -58,10 +58,15 @@ def ring_base_m(cell: str, k: int) -> float:
     return nearest_outside_centre - longest
 
 
+def cell_centre(cell: str) -> tuple[float, float]:
+    """The centre of `cell` (latitude, longitude)."""
+    centre_lat, centre_lng = h3.cell_to_latlng(cell)
+    return centre_lat, centre_lng
+
+
 def offset_from_centre_m(cell: str, lat: float, lng: float) -> float:
     """Distance in metres from a point to the centre of `cell`."""
-    centre_lat, centre_lng = h3.cell_to_latlng(cell)
-    return haversine_m(lat, lng, centre_lat, centre_lng)
+    return haversine_m(lat, lng, *cell_centre(cell))
 
 
 def rings_for_radius(cell: str, radius_m: float) -> int:

@@ -24,15 +24,17 @@ class RegionKeys:
 
     @property
     def cell_prefix(self) -> str:
-        return f"{self.tag}:c:"
+        return f"{self.tag}:cell:"
 
     @property
     def rider_prefix(self) -> str:
         return f"{self.tag}:r:"
 
     def cell(self, cell: str) -> str:
-        """Hash: rider id -> `lat|lng|seen_ms|status|load` for riders currently in `cell`."""
-        return f"{self.tag}:c:{cell}"
+        """String: a fixed-width record for each rider currently in `cell` (see `scripts`).
+        Named apart from the hashes per cell that came before it, so a store upgraded in
+        place never reads one of those as a string."""
+        return f"{self.cell_prefix}{cell}"
 
     def rider(self, rider_id: str) -> str:
         """Hash: one rider's latest position, sequence numbers, status, load and cell."""

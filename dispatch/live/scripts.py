@@ -1,9 +1,23 @@
 """The Lua scripts that keep the live store consistent: each runs atomically inside Redis.
 
-A rider is in exactly one cell hash, or in none once evicted: every script that
-moves a rider deletes its entry from the old cell and writes the new one in the
-same atomic step. Cell entries are `lat|lng|seen_ms|status|load` so a nearby query
-filters and ranks in one pass without touching the rider hashes.
+A cell is one string key holding a fixed-width record for every rider currently in it,
+so a nearby query reads a whole ring of cells with one MGET and decodes each rider with
+one `struct.unpack`. (A hash per cell cost a Redis call per cell at query time, which
+at 10,000 riders in a city was most of a query's Redis time.) A record is `RECORD_SIZE`
+bytes:
+
+    lat, lng, seen_ms (little-endian doubles), load (int32), status code, id length,
+    then the id, zero-padded to `MAX_ID_BYTES`
+
+and the rider's hash holds the cell and the record's `slot` (its index in the cell),
+so every write stays O(record): a fix in the same cell is one `SETRANGE` over the
+rider's slot; a status or load change rewrites five bytes; leaving a cell moves the
+cell's last record into the vacated slot (and tells that rider its new slot) and cuts
+the last slot off; joining one is an `APPEND`. An empty cell has no key.
+
+A rider is in exactly one cell, or in none once evicted: every script that moves a
+rider removes its record from the old cell and writes the new one in the same atomic
+step.
 
 Keys touched but not passed in KEYS (riders' hashes and cells, built from the
 region's prefixes) share the region's hash tag, so they live in the same cluster
@@ -12,6 +26,77 @@ slot as the declared key: every script stays within one slot.
 
 from __future__ import annotations
 
+import struct
+from typing import NamedTuple
+
+from dispatch.live.models import RiderStatus
+
+RECORD_HEAD = "<dddiBB"  # lat, lng, seen_ms, load, status code, id length
+MAX_ID_BYTES = 64  # rider ids are account ids (40 characters at most)
+RECORD_SIZE = struct.calcsize(RECORD_HEAD) + MAX_ID_BYTES
+STATUS_CODES = {status.value: code for code, status in enumerate(RiderStatus, start=1)}
+# by code (0: a status the record does not know)
+STATUS_NAMES = ("", *STATUS_CODES)
+
+
+class CellRecord(NamedTuple):
+    """One rider's record in a cell string, as the scripts write it."""
+
+    rider_id: str
+    lat: float
+    lng: float
+    seen_ms: int
+    load: int
+    status: str
+
+
+def decode_record(data: bytes, pos: int = 0) -> CellRecord:
+    """The record starting at `pos` of raw cell bytes."""
+    lat, lng, seen, load, code, idlen = struct.unpack_from(RECORD_HEAD, data, pos)
+    start = pos + RECORD_SIZE - MAX_ID_BYTES
+    return CellRecord(data[start:start + idlen].decode(), lat, lng, int(seen), load,
+                      STATUS_NAMES[code] if code < len(STATUS_NAMES) else "")
+
+
+def decode_cell(data: bytes) -> list[CellRecord]:
+    """The records of a cell string read raw from Redis, slot by slot (for inspection)."""
+    if len(data) % RECORD_SIZE:
+        raise ValueError(f"a cell of {len(data)} bytes is not whole records")
+    return [decode_record(data, pos) for pos in range(0, len(data), RECORD_SIZE)]
+
+
+# Status names and codes, shared by every script (codes fit the record's one byte).
+_STATUSES = (
+    "local CODE = {" + ", ".join(f"{name} = {code}" for name, code in STATUS_CODES.items())
+    + "}\n"
+)
+_ID_AT = RECORD_SIZE - MAX_ID_BYTES  # bytes before a record's id; its length byte is the last
+_LOAD_AT = struct.calcsize("<ddd")  # where a record's load (then its status code) starts
+
+# Helpers of the scripts that write cells (prepended to each of them).
+# `record(...)`: one record. `remove(cell_key, slot)`: takes the record at `slot` (0-based)
+# out of the cell, moving the cell's last record into its place.
+_CELLS = _STATUSES + f"""
+local W = {RECORD_SIZE}
+local PAD = string.rep('\\0', {MAX_ID_BYTES})
+local function record(id, lat, lng, seen, load, status)
+  return struct.pack('{RECORD_HEAD}', lat, lng, seen, load, CODE[status] or 0, #id) .. id ..
+    string.sub(PAD, #id + 1)
+end
+local function remove(ck, slot, rprefix)
+  local last = redis.call('STRLEN', ck) / W - 1
+  if slot < last then
+    local moved = redis.call('GETRANGE', ck, last * W, last * W + W - 1)
+    redis.call('SETRANGE', ck, slot * W, moved)
+    local mk = rprefix .. string.sub(moved, {_ID_AT + 1}, {_ID_AT} + string.byte(moved, {_ID_AT}))
+    -- (a rider whose hash expired unseen has no slot to update, and gets no hash back)
+    if redis.call('EXISTS', mk) == 1 then redis.call('HSET', mk, 'slot', slot) end
+  end
+  if last <= 0 then redis.call('DEL', ck)
+  else redis.call('SET', ck, redis.call('GETRANGE', ck, 0, last * W - 1)) end
+end
+"""
+
 # KEYS: [seen]
 # ARGV: [now_ms, rider_ttl_s, rider_prefix, cell_prefix, then two values per rider:
 #        id, "lat|lng|ts|seq|cell|status_hint|conn|extra"]
@@ -19,65 +104,71 @@ from __future__ import annotations
 # fix low; rider and cell keys are built here from the region's prefixes, so they
 # share the region's hash tag and slot with `seen`.)
 # Returns one integer per rider: 1 if the fix became the rider's position, 0 if it was
-# older than (or a duplicate of) the position already stored. `status_hint` (the status
+# older than (or a duplicate of) the position already stored, -1 if the rider id is
+# empty or longer than MAX_ID_BYTES (a record cannot hold it). `status_hint` (the status
 # the rider last declared on its connection) is used only when Redis has none, which is
 # how a Redis that restarted empty gets riders' statuses back with their next fix.
-APPLY_FIXES = """
+APPLY_FIXES = _CELLS + f"""
 local now = ARGV[1]
 local ttl = tonumber(ARGV[2])
 local rprefix, cprefix = ARGV[3], ARGV[4]
-local out = {}
+local out = {{}}
 for i = 5, #ARGV, 2 do
   local id = ARGV[i]
   local lat, lng, ts_s, seq_s, cell, hint, conn, extra =
     string.match(ARGV[i + 1], '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$')
   local ts, seq = tonumber(ts_s), tonumber(seq_s)
   local rk = rprefix .. id
-  local cur = redis.call('HMGET', rk, 'ts', 'pseq', 'cell', 'status', 'load', 'seq')
-  local cts = tonumber(cur[1]) or -1
-  local cpseq = tonumber(cur[2]) or -1
-  local cseq = tonumber(cur[6]) or -1
-  local maxseq = cseq
-  if seq > maxseq then maxseq = seq end
-  if ts > cts or (ts == cts and seq > cpseq) then
-    local status = cur[4] or hint
-    local load = cur[5] or '0'
-    local old = cur[3]
-    if old and old ~= '' and old ~= cell then redis.call('HDEL', cprefix .. old, id) end
-    redis.call('HSET', cprefix .. cell, id,
-      lat .. '|' .. lng .. '|' .. now .. '|' .. status .. '|' .. load)
-    redis.call('HSET', rk, 'lat', lat, 'lng', lng, 'ts', ts_s, 'pseq', seq_s, 'seq', maxseq,
-      'seen', now, 'cell', cell, 'x', extra, 'status', status, 'load', load, 'conn', conn)
-    redis.call('ZADD', KEYS[1], now, id)
-    redis.call('EXPIRE', rk, ttl)
-    out[#out + 1] = 1
+  if #id == 0 or #id > {MAX_ID_BYTES} then
+    out[#out + 1] = -1
   else
-    redis.call('HSET', rk, 'seq', maxseq, 'conn', conn)
-    out[#out + 1] = 0
+    local cur = redis.call('HMGET', rk, 'ts', 'pseq', 'cell', 'status', 'load', 'seq', 'slot')
+    local cts = tonumber(cur[1]) or -1
+    local cpseq = tonumber(cur[2]) or -1
+    local cseq = tonumber(cur[6]) or -1
+    local maxseq = cseq
+    if seq > maxseq then maxseq = seq end
+    if ts > cts or (ts == cts and seq > cpseq) then
+      local status = cur[4] or hint
+      local load = cur[5] or '0'
+      local old, slot = cur[3], tonumber(cur[7])
+      local rec = record(id, tonumber(lat), tonumber(lng), tonumber(now), tonumber(load), status)
+      local ck = cprefix .. cell
+      if old == cell and slot then
+        redis.call('SETRANGE', ck, slot * W, rec)
+      else
+        if old and old ~= '' and slot then remove(cprefix .. old, slot, rprefix) end
+        slot = redis.call('APPEND', ck, rec) / W - 1
+      end
+      redis.call('HSET', rk, 'lat', lat, 'lng', lng, 'ts', ts_s, 'pseq', seq_s, 'seq', maxseq,
+        'seen', now, 'cell', cell, 'slot', slot, 'x', extra, 'status', status, 'load', load,
+        'conn', conn)
+      redis.call('ZADD', KEYS[1], now, id)
+      redis.call('EXPIRE', rk, ttl)
+      out[#out + 1] = 1
+    else
+      redis.call('HSET', rk, 'seq', maxseq, 'conn', conn)
+      out[#out + 1] = 0
+    end
   end
 end
 return out
 """
 
 # KEYS: [rider]   ARGV: [id, cell_prefix, field, value, (required_conn)]
-# Sets `status` or `load` and rewrites the rider's cell entry to match. With a fifth
-# argument, only does so while the rider's current connection id equals it (so a
-# late "offline after grace" from an old connection never overrides a new one).
-# Returns 1 if changed, 0 if the connection condition failed.
-SET_FIELD = """
+# Sets `status` or `load` and rewrites the rider's record to match (its load and status
+# bytes only). With a fifth argument, only does so while the rider's current connection
+# id equals it (so a late "offline after grace" from an old connection never overrides
+# a new one). Returns 1 if changed, 0 if the connection condition failed.
+SET_FIELD = _STATUSES + f"""
 local rk = KEYS[1]
 local id, prefix, field, value = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 if ARGV[5] and redis.call('HGET', rk, 'conn') ~= ARGV[5] then return 0 end
 redis.call('HSET', rk, field, value)
-local cur = redis.call('HMGET', rk, 'cell', 'status', 'load')
-if cur[1] and cur[1] ~= '' then
-  local ck = prefix .. cur[1]
-  local entry = redis.call('HGET', ck, id)
-  if entry then
-    local lat, lng, seen = string.match(entry, '^([^|]*)|([^|]*)|([^|]*)|')
-    redis.call('HSET', ck, id, lat .. '|' .. lng .. '|' .. seen .. '|' ..
-      (cur[2] or 'offline') .. '|' .. (cur[3] or '0'))
-  end
+local cur = redis.call('HMGET', rk, 'cell', 'status', 'load', 'slot')
+if cur[1] and cur[1] ~= '' and cur[4] then
+  redis.call('SETRANGE', prefix .. cur[1], tonumber(cur[4]) * {RECORD_SIZE} + {_LOAD_AT},
+    struct.pack('<iB', tonumber(cur[3]) or 0, CODE[cur[2] or 'offline'] or 0))
 end
 return 1
 """
@@ -85,91 +176,115 @@ return 1
 # KEYS: [seen]   ARGV: [cutoff_ms, limit, cell_prefix, rider_prefix]
 # Removes riders whose latest fix is older than the cutoff from their cell and from
 # `seen`, keeping their hash (last known position) until it expires. Returns the ids.
-EVICT_STALE = """
+EVICT_STALE = _CELLS + """
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0, ARGV[2])
 for _, id in ipairs(ids) do
   local rk = ARGV[4] .. id
-  local cell = redis.call('HGET', rk, 'cell')
-  if cell and cell ~= '' then redis.call('HDEL', ARGV[3] .. cell, id) end
-  if redis.call('EXISTS', rk) == 1 then redis.call('HSET', rk, 'cell', '') end
+  local cur = redis.call('HMGET', rk, 'cell', 'slot')
+  if cur[1] and cur[1] ~= '' and cur[2] then
+    remove(ARGV[3] .. cur[1], tonumber(cur[2]), ARGV[4])
+  end
+  if redis.call('EXISTS', rk) == 1 then
+    redis.call('HSET', rk, 'cell', '')
+    redis.call('HDEL', rk, 'slot')
+  end
   redis.call('ZREM', KEYS[1], id)
 end
 return ids
 """
 
-# KEYS: [seen] (names the region's slot; the cell hashes scanned share its hash tag)
-# ARGV: [lat, lng, radius_m, k, fresh_after_ms, status ('' for any), max_load (-1 any),
-#        cell_prefix, rings, bounds, offset_m]
-# `rings`: the cells to scan ring by ring outwards, rings separated by ';', cells by ','.
-# `bounds`: one distance per ring, comma-separated, less `offset_m` (the query point's
-# distance from its cell's centre; floored at 0): no rider of that ring or a later one
-# is nearer than it. Once k riders are found and the k-th is nearer than the next ring's
-# bound, the outer rings cannot change the answer and are not read, so the caller can
-# send a generous disk for the price of the rings actually needed.
-# (Cells travel as one argument: encoding dozens of key arguments per query cost the
-# client more than the whole scan costs Redis.)
-# Returns up to k riders nearest first (ties by id), each as seven flat values:
-# id, distance_m, lat, lng (strings), seen_ms (integer), status, load (integer).
-NEARBY = """
+# KEYS: [seen] (names the region's slot; the cells read share its hash tag)
+# ARGV: ["lat|lng|radius_m|k|fresh_after_ms|status ('' for any)|max_load (-1 any)|
+#         key_width|offset_m", rings, bounds]
+# (The scalars travel as one string: each argument costs the client an encoding.)
+# `rings`: the cells' keys to scan ring by ring outwards, rings separated by ';', the
+# keys of a ring concatenated (all `key_width` long: H3 cell names at one resolution
+# have one length). `bounds`: one distance per ring, comma-separated, less `offset_m`
+# (the query point's distance from its cell's centre; floored at 0): no rider of that
+# ring or a later one is nearer than it. Once k riders are found and the k-th is nearer
+# than the next ring's bound, the outer rings cannot change the answer and are not read,
+# so the caller can send a generous disk for the price of the rings actually needed.
+# Each ring is read with one MGET.
+# Returns one binary string: for each of up to k riders, nearest first (ties by id), its
+# distance (a little-endian double) and then its record as stored (see `RESULT`).
+NEARBY = _STATUSES + f"""
 local rad = math.pi / 180
 local earth = 6371008.8
-local lat0, lng0 = tonumber(ARGV[1]) * rad, tonumber(ARGV[2]) * rad
-local radius, k, fresh = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local want, max_load = ARGV[6], tonumber(ARGV[7])
+local lat_s, lng_s, radius_s, k_s, fresh_s, want_s, max_load_s, width_s, offset_s =
+  string.match(ARGV[1], '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$')
+local lat0, lng0 = tonumber(lat_s) * rad, tonumber(lng_s) * rad
+local radius, k, fresh = tonumber(radius_s), tonumber(k_s), tonumber(fresh_s)
+local want = want_s == '' and 0 or CODE[want_s] or -1
+local max_load, width, offset = tonumber(max_load_s), tonumber(width_s), tonumber(offset_s)
 local c0 = math.cos(lat0)
-local top, n, limit = {}, 0, radius
-local find, match, sub = string.find, string.match, string.sub
-local function before(d, id, other)
-  return d < other[1] or (d == other[1] and id < other[2])
+local sub, byte, abs, sin, cos = string.sub, string.byte, math.abs, math.sin, math.cos
+local asin, sqrt = math.asin, math.sqrt
+local decode = struct.unpack
+local W = {RECORD_SIZE}
+-- The top k so far, nearest first, as parallel arrays: distance, cell text and where
+-- the rider's record starts in it (its id is cut out only to break a tie).
+local td, tt, tp = {{}}, {{}}, {{}}
+local function id_at(text, pos)
+  return sub(text, pos + {_ID_AT}, pos + {_ID_AT - 1} + byte(text, pos + {_ID_AT - 1}))
 end
-local prefix = ARGV[8]
-local bounds = {}
-local offset = tonumber(ARGV[11])
-for b in string.gmatch(ARGV[10], '[^,]+') do
+local n, limit = 0, radius
+local bounds = {{}}
+for b in string.gmatch(ARGV[3], '[^,]+') do
   bounds[#bounds + 1] = math.max(0, tonumber(b) - offset)
 end
 local r = 0
-for cells in string.gmatch(ARGV[9], '[^;]+') do
+for ring in string.gmatch(ARGV[2], '[^;]+') do
   r = r + 1
   if n == k and limit < bounds[r] then break end
-  for cell in string.gmatch(cells, '[^,]+') do
-    local flat = redis.call('HGETALL', prefix .. cell)
-    for j = 1, #flat, 2 do
-      local entry = flat[j + 1]
-      local bar = find(entry, '|', 1, true)
-      local p = tonumber(sub(entry, 1, bar - 1)) * rad
-      -- the latitude gap alone is a lower bound of the distance: skip hopeless riders
-      -- before parsing the rest of their entry
-      if earth * math.abs(p - lat0) <= limit then
-        local lng, seen, status, load = match(entry, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)$', bar + 1)
-        if tonumber(seen) >= fresh and (want == '' or status == want)
-          and (max_load < 0 or tonumber(load) <= max_load) then
-          local dp = (p - lat0) / 2
-          local dl = (tonumber(lng) * rad - lng0) / 2
-          local h = math.sin(dp) ^ 2 + c0 * math.cos(p) * math.sin(dl) ^ 2
+  local keys = {{}}
+  for j = 1, #ring, width do keys[#keys + 1] = sub(ring, j, j + width - 1) end
+  local texts = redis.call('MGET', unpack(keys))
+  for c = 1, #keys do
+    local text = texts[c]
+    if text then
+      for pos = 1, #text, W do
+        local lat, lng, seen, load, code = decode('{RECORD_HEAD}', text, pos)
+        local p = lat * rad
+        -- the latitude gap alone is a lower bound of the distance: skip hopeless riders
+        -- before any trigonometry
+        if earth * abs(p - lat0) <= limit and seen >= fresh and (want == 0 or code == want)
+          and (max_load < 0 or load <= max_load) then
+          local sp = sin((p - lat0) / 2)
+          local sl = sin((lng * rad - lng0) / 2)
+          local h = sp * sp + c0 * cos(p) * sl * sl
           if h > 1 then h = 1 end
-          local d = 2 * earth * math.asin(math.sqrt(h))
-          local id = flat[j]
-          if d <= limit and (n < k or before(d, id, top[n])) then
-            -- insert into the sorted top-k (k is small, so a shift beats a full sort)
-            local i = math.min(n, k - 1)
-            while i > 0 and before(d, id, top[i]) do top[i + 1] = top[i]; i = i - 1 end
-            top[i + 1] = {d, id, sub(entry, 1, bar - 1), lng, tonumber(seen), status,
-              tonumber(load)}
-            if n < k then n = n + 1 end
-            if n == k then limit = top[k][1] end
+          local d = 2 * earth * asin(sqrt(h))
+          if d <= limit then
+            -- insert into the sorted top-k (k is small, so a shift beats a full sort),
+            -- equal distances ordered by id; when full, the k-th drops out
+            local id = nil
+            local i = n
+            while i > 0 do
+              local di = td[i]
+              if d > di then break end
+              if d == di then
+                id = id or id_at(text, pos)
+                if id >= id_at(tt[i], tp[i]) then break end
+              end
+              if i < k then td[i + 1], tt[i + 1], tp[i + 1] = di, tt[i], tp[i] end
+              i = i - 1
+            end
+            if i < k then
+              td[i + 1], tt[i + 1], tp[i + 1] = d, text, pos
+              if n < k then n = n + 1 end
+              if n == k then limit = td[k] end
+            end
           end
         end
       end
     end
   end
 end
-local out = {}
+local out = {{}}
 for i = 1, n do
-  local t = top[i]
-  out[#out + 1] = t[2]
-  out[#out + 1] = string.format('%.17g', t[1])
-  for j = 3, 7 do out[#out + 1] = t[j] end
+  out[i] = struct.pack('<d', td[i]) .. sub(tt[i], tp[i], tp[i] + W - 1)
 end
-return out
+return table.concat(out)
 """
+# A result as the nearby script returns it: the distance, then the record as stored.
+RESULT = struct.Struct(f"<d{RECORD_HEAD.removeprefix('<')}{MAX_ID_BYTES}s")

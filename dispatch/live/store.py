@@ -6,23 +6,25 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
 
 from redis.asyncio import Redis
+from redis.client import NEVER_DECODE
 from redis.exceptions import NoScriptError
 
 from dispatch.live import scripts
 from dispatch.live.keys import REGIONS_KEY, RegionKeys
 from dispatch.live.models import NearbyRider, PositionWrite, RiderState, RiderStatus
+from dispatch.live.scripts import RESULT, STATUS_NAMES
 from geo.cells import (
+    cell_centre,
     cell_of,
     covered_radius_m,
-    offset_from_centre_m,
     parent_of,
     ring,
     ring_base_m,
     rings_for_radius,
 )
+from geo.distance import haversine_m
 
 FIRST_DISK_RINGS = 2
 MAX_HINT_RINGS = 8
@@ -32,10 +34,11 @@ NO_BOUND = "-1e300"  # ring 0: any rider may be in it
 
 
 @lru_cache(maxsize=16_384)
-def rings_arg(origin: str, first: int, last: int) -> str:
-    """The rings `first`..`last` around `origin` as the nearby script's argument: the cells
-    of each ring comma-separated, rings separated by ';' (ring 0 is the origin itself)."""
-    return ";".join(",".join(ring(origin, r)) if r else origin for r in range(first, last + 1))
+def rings_arg(cell_prefix: str, origin: str, first: int, last: int) -> str:
+    """The rings `first`..`last` around `origin` as the nearby script's argument: the keys
+    of each ring's cells concatenated, rings separated by ';' (ring 0 is the origin)."""
+    return ";".join("".join(cell_prefix + cell for cell in (ring(origin, r) if r else [origin]))
+                    for r in range(first, last + 1))
 
 
 @lru_cache(maxsize=16_384)
@@ -53,9 +56,11 @@ def bounds_arg(origin: str, first: int, last: int) -> str:
 
 
 @lru_cache(maxsize=65_536)
-def _around(origin: str, radius_m: float) -> tuple[int, str]:
-    """The rings that cover `radius_m` around `origin`, and its neighbourhood for hints."""
-    return rings_for_radius(origin, radius_m), parent_of(origin, HINT_PARENT_LEVELS)
+def _around(origin: str, radius_m: float) -> tuple[int, str, float, float]:
+    """The rings that cover `radius_m` around `origin`, its neighbourhood for hints, and its
+    centre (latitude, longitude)."""
+    return (rings_for_radius(origin, radius_m), parent_of(origin, HINT_PARENT_LEVELS),
+            *cell_centre(origin))
 
 
 @lru_cache(maxsize=1024)
@@ -91,8 +96,10 @@ class LiveStore:
 
     async def apply_positions(
         self, region: str, writes: Sequence[PositionWrite], *, at_ms: int | None = None
-    ) -> list[bool]:
-        """Write each rider's newest fix in one atomic round trip; True where it moved the rider."""
+    ) -> list[bool | ValueError]:
+        """Write each rider's newest fix in one atomic round trip; True where it moved the rider,
+        False where an equal or newer fix was already stored, and a `ValueError` for a rider
+        id a cell record cannot hold (empty, or longer than `scripts.MAX_ID_BYTES`)."""
         keys = RegionKeys(region)
         args: list[str | int] = [at_ms or now_ms(), self.rider_ttl_s, keys.rider_prefix,
                                  keys.cell_prefix]
@@ -102,7 +109,8 @@ class LiveStore:
             args.append(f"{w.lat!r}|{w.lng!r}|{w.ts_ms}|{w.seq}|{cell_of(w.lat, w.lng, res)}|"
                         f"{w.status_hint}|{w.conn}|{w.extra}")
         applied = await self._apply(keys=[keys.seen], args=args)
-        return [bool(a) for a in applied]
+        return [a == 1 if a >= 0 else ValueError(f"rider id {w.rider_id!r} cannot be stored")
+                for a, w in zip(applied, writes, strict=True)]
 
     async def attach(self, region: str, rider_id: str, conn: str) -> int:
         """Record `conn` as the rider's live connection; return the highest sequence stored."""
@@ -123,7 +131,7 @@ class LiveStore:
     async def set_status(
         self, region: str, rider_id: str, status: RiderStatus, *, only_conn: str | None = None
     ) -> bool:
-        """Set a rider's status (and its cell entry); with `only_conn`, only if still current."""
+        """Set a rider's status (and its cell record); with `only_conn`, only if still current."""
         return await self._set(region, rider_id, "status", status.value, only_conn)
 
     async def set_load(self, region: str, rider_id: str, load: int) -> None:
@@ -195,20 +203,19 @@ class LiveStore:
         """
         keys = _region_keys(region)
         origin = cell_of(lat, lng, self.resolution)
-        last_ring, neighbourhood = _around(origin, radius_m)
-        offset = offset_from_centre_m(origin, lat, lng)
+        last_ring, neighbourhood, centre_lat, centre_lng = _around(origin, radius_m)
+        offset = haversine_m(lat, lng, centre_lat, centre_lng)  # from the query to its centre
         fresh_after = (at_ms or now_ms()) - self.stale_after_ms
-        args: list[str | int | float] = [
-            repr(lat), repr(lng), repr(float(radius_m)), k, fresh_after,
-            status.value if status else "", -1 if max_load is None else max_load,
-            keys.cell_prefix,
-        ]
+        # one string for every scalar: each argument costs redis-py an encoding
+        params = (f"{lat!r}|{lng!r}|{float(radius_m)!r}|{k}|{fresh_after}|"
+                  f"{status.value if status else ''}|{-1 if max_load is None else max_load}|"
+                  f"{len(keys.cell_prefix) + len(origin)}|{offset!r}")
         hint_key = (region, neighbourhood)
         # One ring more than this neighbourhood last needed: the script stops before a
         # ring that cannot change the answer, so the spare ring costs nothing when unneeded
         # and saves a second round trip when it is.
         done = min(self._ring_hints.get(hint_key, FIRST_DISK_RINGS) + 1, last_ring)
-        found = await self._scan(keys, args, origin, offset, 0, done)
+        found = await self._scan(keys, params, origin, 0, done)
         while done < last_ring and not (
             len(found) >= k and found[k - 1].distance_m <= covered_radius_m(origin, done, offset)
         ):
@@ -218,42 +225,51 @@ class LiveStore:
             else:  # too few riders so far: the density says nothing better than doubling
                 upto = min(last_ring, 2 * done + 1)
             found = sorted(
-                [*found, *await self._scan(keys, args, origin, offset, done + 1, upto)],
+                [*found, *await self._scan(keys, params, origin, done + 1, upto)],
                 key=lambda n: (n.distance_m, n.rider_id),
             )[:k]
             done = upto
         self._learn_rings(hint_key, origin, offset, done, found, k)
         return found
 
-    async def _scan(self, keys: RegionKeys, args: list[str | int | float], origin: str,
-                    offset: float, first: int, last: int) -> list[NearbyRider]:
+    async def _scan(self, keys: RegionKeys, params: str, origin: str, first: int, last: int
+                    ) -> list[NearbyRider]:
         """Run the nearby script over rings `first`..`last` around `origin`."""
-        script_args = [*args, rings_arg(origin, first, last), bounds_arg(origin, first, last),
-                       repr(offset)]
-        try:  # EVALSHA straight away: redis-py's Script wrapper costs a query microseconds
-            flat = await self.redis.execute_command(  # type: ignore[no-untyped-call]
-                "EVALSHA", self._nearby.sha, 1, keys.seen, *script_args)
-        except NoScriptError:  # Redis restarted, or another server: load it and run it
-            flat = await self._nearby(keys=[keys.seen], args=script_args)
-        return self._parse(flat)
+        command = ("EVALSHA", self._nearby.sha, 1, keys.seen, params,
+                   rings_arg(keys.cell_prefix, origin, first, last),
+                   bounds_arg(origin, first, last))
+        # EVALSHA straight away (redis-py's Script wrapper costs a query microseconds); the
+        # reply is binary, so it is never decoded as text
+        try:
+            reply = await self.redis.execute_command(  # type: ignore[no-untyped-call]
+                *command, **{NEVER_DECODE: True})
+        except NoScriptError:  # Redis restarted, or another server: load it and run it again
+            await self.redis.script_load(scripts.NEARBY)
+            reply = await self.redis.execute_command(  # type: ignore[no-untyped-call]
+                *command, **{NEVER_DECODE: True})
+        return _parse_results(reply)
 
     def _learn_rings(self, hint_key: tuple[str, str], origin: str, offset: float, rings: int,
                      found: list[NearbyRider], k: int) -> None:
         """Remember how many rings this neighbourhood needed for its k-th nearest rider."""
         if len(found) >= k:
             rings = _rings_to_cover(origin, offset, found[k - 1].distance_m, 0, rings)
-        self._ring_hints[hint_key] = min(rings, MAX_HINT_RINGS)
-        self._ring_hints.move_to_end(hint_key)
-        if len(self._ring_hints) > MAX_HINTS:
-            self._ring_hints.popitem(last=False)
+        rings = min(rings, MAX_HINT_RINGS)
+        # written only when it changes (most queries confirm it), so the oldest written,
+        # not the least used, is forgotten first
+        if self._ring_hints.get(hint_key) != rings:
+            self._ring_hints[hint_key] = rings
+            if len(self._ring_hints) > MAX_HINTS:
+                self._ring_hints.popitem(last=False)
 
-    @staticmethod
-    def _parse(flat: list[Any]) -> list[NearbyRider]:
-        """The script's flat reply: seven values per rider (see `scripts.NEARBY`)."""
-        values = iter(flat)
-        return [NearbyRider(rider_id, float(lat), float(lng), float(distance), status, load, seen)
-                for rider_id, distance, lat, lng, seen, status, load
-                in zip(values, values, values, values, values, values, values, strict=True)]
+
+
+def _parse_results(reply: bytes) -> list[NearbyRider]:
+    """The nearby script's reply: one `scripts.RESULT` record per rider."""
+    return [NearbyRider(rider_id[:length].decode(), lat, lng, distance,
+                        STATUS_NAMES[code], load, int(seen))
+            for distance, lat, lng, seen, load, code, length, rider_id
+            in RESULT.iter_unpack(reply)]
 
 
 def _rings_to_cover(origin: str, offset: float, distance_m: float, first: int, last: int) -> int:

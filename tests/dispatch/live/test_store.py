@@ -8,8 +8,10 @@ from collections import defaultdict
 
 import pytest
 from redis.asyncio import Redis
+from redis.client import NEVER_DECODE
 
 from dispatch.live.keys import RegionKeys
+from dispatch.live.scripts import CellRecord, decode_cell
 from dispatch.live.models import PositionWrite, RiderStatus
 from dispatch.live.store import LiveStore, now_ms
 from geo.cells import cell_of
@@ -25,14 +27,29 @@ def write(rider: str, lat: float, lng: float, ts: int, seq: int, status: str = "
                          extra="", status_hint=status, conn="test:1")
 
 
-async def cells_by_rider(redis: Redis, region: str = "city") -> dict[str, list[str]]:
-    """Every cell hash each rider appears in, read straight from Redis."""
+async def raw_get(redis: Redis, key: str) -> bytes | None:
+    """GET without decoding: a cell holds binary records."""
+    value: bytes | None = await redis.execute_command("GET", key, **{NEVER_DECODE: True})
+    return value
+
+
+async def records_by_rider(redis: Redis, region: str = "city"
+                           ) -> dict[str, list[tuple[str, int]]]:
+    """Every (cell, slot) holding a record of each rider, read straight from Redis."""
     prefix = RegionKeys(region).cell_prefix
-    found: dict[str, list[str]] = defaultdict(list)
+    found: dict[str, list[tuple[str, int]]] = defaultdict(list)
     async for key in redis.scan_iter(match=prefix + "*", count=1000):
-        for rider in await redis.hkeys(key):
-            found[rider].append(key.removeprefix(prefix))
+        records = decode_cell(await raw_get(redis, key) or b"")
+        assert records, f"{key} is an empty cell left behind"
+        for slot, record in enumerate(records):
+            found[record.rider_id].append((key.removeprefix(prefix), slot))
     return found
+
+
+async def cells_by_rider(redis: Redis, region: str = "city") -> dict[str, list[str]]:
+    """Every cell each rider has a record in (once per record), read straight from Redis."""
+    return {rider: [cell for cell, _ in places]
+            for rider, places in (await records_by_rider(redis, region)).items()}
 
 
 async def test_a_fix_puts_the_rider_in_the_cell_of_its_position(redis: Redis) -> None:
@@ -90,11 +107,13 @@ async def test_the_one_cell_invariant_holds_under_concurrent_updates(redis: Redi
             await store.evict_stale("city", at_ms=now_ms() + rng.choice([0, 100]))
 
     await asyncio.gather(*(mover(w) for w in range(6)), churn())
-    placed = await cells_by_rider(redis)
-    for rider, cells in placed.items():
+    placed = await records_by_rider(redis)
+    for rider, places in placed.items():
         state = await store.get_rider("city", rider)
         assert state is not None
-        assert cells == [state.cell], f"{rider} in {cells}, state says {state.cell}"
+        slot = await redis.hget(RegionKeys("city").rider(rider), "slot")
+        assert places == [(state.cell, int(slot or -1))], (
+            f"{rider} in {places}, state says {state.cell} slot {slot}")
         assert state.cell == cell_of(state.lat, state.lng, 9)
     seen = set(await redis.zrange(RegionKeys("city").seen, 0, -1))
     assert seen == set(placed)
@@ -159,3 +178,59 @@ async def test_regions_are_isolated(redis: Redis) -> None:
     await store.apply_positions("north", [write("r1", *BERLIN, 1, 1, region="north")])
     assert await store.nearby("south", *BERLIN, radius_m=1000, k=5) == []
     assert len(await store.nearby("north", *BERLIN, radius_m=1000, k=5)) == 1
+
+
+async def test_a_cell_record_holds_the_position_status_and_load(redis: Redis) -> None:
+    store = LiveStore(redis)
+    lat, lng = 52.520008123456789, 13.404954987654321
+    await store.apply_positions("city", [write("r1", lat, lng, 1000, 1)], at_ms=5000)
+    await store.set_load("city", "r1", 3)
+    await store.set_status("city", "r1", RiderStatus.BUSY)
+    (record,) = decode_cell(await raw_get(redis, RegionKeys("city").cell(cell_of(lat, lng, 9)))
+                            or b"")
+    assert record == CellRecord("r1", lat, lng, 5000, 3, "busy")
+    (found,) = await store.nearby("city", lat, lng, radius_m=10, k=1, at_ms=5000, status=None)
+    assert (found.lat, found.lng, found.load, found.status, found.last_seen_ms) == (
+        lat, lng, 3, "busy", 5000)
+
+
+async def test_leaving_a_cell_moves_its_last_record_into_the_gap(redis: Redis) -> None:
+    """Riders sharing a cell leave it in every order; the others stay findable, each at the
+    slot its hash names, and the last to leave deletes the cell."""
+    store = LiveStore(redis)
+    riders = [f"r{i}" for i in range(5)]
+    spot = (52.5205, 13.4055)
+    await store.apply_positions("city", [write(r, *spot, 1, 1) for r in riders], at_ms=now_ms())
+    for step, rider in enumerate(["r1", "r4", "r0", "r2", "r3"], start=2):
+        await store.apply_positions("city", [write(rider, 52.60, 13.50, step, step)],
+                                    at_ms=now_ms())
+        placed = await records_by_rider(redis)
+        for other, places in placed.items():
+            slot = await redis.hget(RegionKeys("city").rider(other), "slot")
+            assert len(places) == 1 and places[0][1] == int(slot or -1)
+        near = await store.nearby("city", *spot, radius_m=50, k=10)
+        assert len(near) == len(riders) - (step - 1)
+    assert await raw_get(redis, RegionKeys("city").cell(cell_of(*spot, 9))) is None
+
+
+async def test_riders_at_the_same_distance_are_ranked_by_id(redis: Redis) -> None:
+    """Equal distances (here, riders on one spot) are ordered by id, the k smallest kept,
+    however the writes fell into the cell."""
+    store = LiveStore(redis)
+    ids = [f"r{i}" for i in (7, 3, 9, 1, 5, 8, 2)]
+    await store.apply_positions("city", [write(r, 52.5205, 13.4055, 1, 1) for r in ids],
+                                at_ms=now_ms())
+    await store.apply_positions("city", [write("near", 52.5201, 13.4051, 1, 1)], at_ms=now_ms())
+    found = await store.nearby("city", *BERLIN, radius_m=1000, k=4)
+    assert [r.rider_id for r in found] == ["near", "r1", "r2", "r3"]
+    assert found[1].distance_m == found[2].distance_m == found[3].distance_m > 0
+
+
+async def test_rider_ids_a_record_cannot_hold_are_refused_alone(redis: Redis) -> None:
+    store = LiveStore(redis)
+    outcomes = await store.apply_positions("city", [write("a", *BERLIN, 1, 1),
+                                                    write("x" * 65, *BERLIN, 1, 1),
+                                                    write("b|c" + "y" * 61, *BERLIN, 1, 1)])
+    assert outcomes[0] is True and isinstance(outcomes[1], ValueError) and outcomes[2] is True
+    found = await store.nearby("city", *BERLIN, radius_m=100, k=5)
+    assert sorted(r.rider_id for r in found) == ["a", "b|c" + "y" * 61]
