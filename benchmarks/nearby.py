@@ -95,6 +95,13 @@ async def rates(queries: list[Query], points: list) -> list[list[float]]:
     return out
 
 
+async def redis_us_per_call(redis: Redis, command: str) -> float:
+    """Microseconds Redis spent per call of `command` since its statistics were reset:
+    the server's own time, which a busy client does not inflate."""
+    stats = (await redis.info("commandstats")).get(f"cmdstat_{command}", {})
+    return round(float(stats.get("usec", 0)) / max(1, int(stats.get("calls", 0))), 1)
+
+
 def waits(pids: list[int]) -> list[float]:
     """Seconds each process has waited for a CPU so far, and the wall clock last."""
     return [*(run_queue_wait_seconds(pid) for pid in pids), time.perf_counter()]
@@ -120,7 +127,11 @@ async def measure(url: str, redis_pid: int, riders: int, queries: int, seed: int
         before = waits([redis_pid, os.getpid()])
         ours_ms, geo_ms = await latencies([ours, geosearch], points)
         after = waits([redis_pid, os.getpid()])
+        await redis.config_resetstat()
         ours_qps, geo_qps = await rates([ours, geosearch], points)
+        # (every nearby round trip is one EVALSHA; a query makes ~1.01 of them)
+        ours_redis_us = await redis_us_per_call(redis, "evalsha")
+        geo_redis_us = await redis_us_per_call(redis, "geosearch")
     finally:
         await redis.aclose()
     return {
@@ -134,6 +145,8 @@ async def measure(url: str, redis_pid: int, riders: int, queries: int, seed: int
         "qps_vs_geosearch": round(statistics.median(
             o / g for o, g in zip(ours_qps, geo_qps, strict=True)), 2),
         "mean_results": round(sum(found) / len(found), 2),
+        "redis_us_per_call": ours_redis_us,
+        "geosearch_redis_us_per_call": geo_redis_us,
         # Share of the sequential phases each process spent runnable but waiting for a
         # CPU: on a shared machine the latency tail is mostly this.
         "redis_runq_wait": round((after[0] - before[0]) / (after[2] - before[2]), 2),
