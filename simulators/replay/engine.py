@@ -82,7 +82,7 @@ class ReplayConfig:
     seed: int = 0
     tuning: PolicyTuning = field(default_factory=PolicyTuning)
     arrival: ArrivalRule = field(default_factory=ArrivalRule)
-    release_idle_share: float | None = 0.02
+    release_idle_share: float | None = 0.1
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.batch_interval_s) or self.batch_interval_s <= 0:

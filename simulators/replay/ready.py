@@ -6,7 +6,9 @@ order's food is known to be ready only once it is (the merchant marks it), and
 until then the ready time it plans with is a quantile of the predicted
 preparation (`simulators.replay.prep`: the merchant's mean so far, shrunk towards
 all merchants', plus the day's forecast errors), chosen by how idle the fleet is
-(`simulators.replay.arrival`), and never earlier than now.
+(`simulators.replay.arrival`), and never earlier than now. Food a courier is
+already waiting for, or riding to, is forecast instead as the waiting quantile
+(the median) of the preparation given how long it has lasted.
 """
 
 from __future__ import annotations
