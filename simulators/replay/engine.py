@@ -89,6 +89,9 @@ class ReplayConfig:
             raise ValueError("batch_interval_s must be finite and > 0")
         if self.rider_lookahead_s < 0:
             raise ValueError("rider_lookahead_s must be >= 0")
+        share = self.release_idle_share
+        if share is not None and not 0.0 <= share <= 1.0:
+            raise ValueError("release_idle_share must lie in [0, 1] or be None")
 
     @property
     def ahead_s(self) -> float:

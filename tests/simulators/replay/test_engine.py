@@ -114,3 +114,8 @@ def test_couriers_waiting_for_late_food_are_reassigned_only_when_allowed(
     for trip in cut:
         assert trip.visits[-1].kind == "arrival"
         assert trip.end_s == trip.release_s  # free where it waited, at once
+
+
+def test_a_release_share_outside_zero_to_one_is_refused() -> None:
+    with pytest.raises(ValueError):
+        ReplayConfig(release_idle_share=1.5)

@@ -87,3 +87,21 @@ def test_an_order_not_ready_is_planned_from_the_past_only(
     for oa, ob in zip(orders_a, orders_b, strict=True):
         if oa.ready_s > now:
             assert a.ready_s(oa, now) == b.ready_s(ob, now) >= now
+
+
+def test_food_a_courier_waits_for_is_forecast_by_its_median_given_the_delay() -> None:
+    # Busy fleet: couriers are sent for the largest error, but one already waiting
+    # asks how long it will still wait: the median of the errors beyond the delay.
+    board = ReadyBoard(known=False, prep=PrepEstimator(default_prep_s=600.0, prior_weight=1.0),
+                       arrival=ArrivalRule(busy_quantile=1.0, waiting_quantile=0.5))
+    history = [order(f"h{i}", "m", 0.0, 600.0 + 60.0 * i) for i in range(-5, 6)]  # 5-15 min
+    for o in history:
+        board.place(o)
+    board.advance(5000.0)
+    late = order("p", "m", 5000.0, 9000.0)
+    board.place(late)
+    board.observe_fleet(*fleet(idle=0, busy=10), 5000.0)
+    now = 5000.0 + 780.0  # 13 min in: only preparations of 14 and 15 min remain
+    waited = board.ready_s(late, now, waited=True)
+    assert now < waited < board.ready_s(late, now)
+    assert waited == 5000.0 + 870.0
