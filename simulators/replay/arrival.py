@@ -29,15 +29,20 @@ class ArrivalRule:
         point forecast (the merchant's shrunk mean) whatever the load.
     idle_share_low, idle_share_high
         The band of idle shares over which the quantile moves from busy to idle.
+    waiting_quantile
+        Quantile planned with for food a courier is already waiting for: its
+        question is no longer when to set off but how long it will still wait
+        (`None`: the point forecast).
     """
 
     idle_quantile: float | None = 0.05
     busy_quantile: float | None = 1.0
     idle_share_low: float = 0.02
     idle_share_high: float = 0.25
+    waiting_quantile: float | None = 0.5
 
     def __post_init__(self) -> None:
-        for q in (self.idle_quantile, self.busy_quantile):
+        for q in (self.idle_quantile, self.busy_quantile, self.waiting_quantile):
             if q is not None and not 0.0 <= q <= 1.0:
                 raise ValueError("quantiles must lie in [0, 1]")
         if (self.idle_quantile is None) != (self.busy_quantile is None):

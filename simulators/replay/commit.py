@@ -10,11 +10,21 @@ the pickup, in which case they come back to the pool. Proposals that need not
 start yet are dropped, their orders stay pending, and the next batch decides
 again with more orders and riders in view (the paper's postponement, at the
 service's batch interval instead of every five minutes).
+
+With ready times estimated, a courier waiting at a restaurant for food not ready
+yet is offered to each batch again, free now where it waits, beside the orders it
+waits for (`waiting_verdict`): a due proposal that gives it other work takes it
+off that trip first, and the orders it waited for go back to the pool; one that
+gives those orders to another courier is not committed (a swap only adds a
+ride). The rules allow it: nothing has been picked up, and the courier leaves
+from where it is. So late food does not pin down a courier that other orders
+need.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -23,19 +33,24 @@ from geo.travel import TravelModel
 from simulators.instances import DayOrder, Rules
 from simulators.replay.policies import Proposal
 from simulators.replay.ready import ReadyBoard
+from simulators.replay.trips import Visit
+
+Verdict = Literal["commit", "release", "keep"]
 
 
 def order_spec(
-    order: DayOrder, board: ReadyBoard, now_s: float, excluded: frozenset[str], floor_s: float
+    order: DayOrder, board: ReadyBoard, now_s: float, excluded: frozenset[str], floor_s: float,
+    waited: bool = False,
 ) -> OrderSpec:
     """The order as the optimizer sees it: the ready time the dispatcher knows or estimates.
 
     The promise handed over is never earlier than the order could possibly be
     delivered (`floor_s` after its ready time: services plus the direct trip), so
     lateness nobody could avoid does not make the order look too costly to serve
-    and leave it starving in the pool.
+    and leave it starving in the pool. `waited`: a courier is already waiting for
+    the food (`ReadyBoard.ready_s`).
     """
-    ready = board.ready_s(order, now_s)
+    ready = board.ready_s(order, now_s, waited)
     return OrderSpec(
         order_id=order.order_id,
         pickup_lat=order.pickup_lat,
@@ -109,3 +124,18 @@ def _same_place(order: DayOrder, first: DayOrder) -> bool:
 def should_commit(start_by_s: float, now_s: float, commit_ahead_s: float) -> bool:
     """True when waiting for the next batch could delay the pickup."""
     return start_by_s <= now_s + commit_ahead_s
+
+
+def waiting_verdict(proposal: Proposal, waiting: Mapping[str, Visit]) -> Verdict:
+    """What a due `proposal` does, given the couriers waiting for food (`waiting`).
+
+    ``"keep"`` when it touches an order a courier waits for: the plan stands, since
+    handing those orders to another courier, or to the same one again, only adds
+    a courier's ride or a second pickup service. ``"release"`` when its courier
+    waits for other food: it is taken off that trip, then the proposal is
+    committed. ``"commit"`` otherwise.
+    """
+    taken = {oid for kind, oid in proposal.stops if kind == "pickup"}
+    if any(taken & set(visit.order_ids) for visit in waiting.values()):
+        return "keep"
+    return "release" if proposal.rider_id in waiting else "commit"

@@ -28,11 +28,12 @@ from simulators.replay.commit import (
     must_start_by,
     order_spec,
     should_commit,
+    waiting_verdict,
 )
 from simulators.replay.fleet import Fleet
 from simulators.replay.policies import Policy, PolicyTuning, Proposal, make_policy
 from simulators.replay.ready import ReadyBoard
-from simulators.replay.trips import Trip, play_trip
+from simulators.replay.trips import Trip, Visit, play_trip
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,12 @@ class ReplayConfig:
     arrival
         With estimated ready times, which quantile of the predicted ready time
         couriers are sent to meet, by fleet load (`simulators.replay.arrival`).
+    release_idle_share
+        With estimated ready times, while at most this share of the couriers on
+        shift is idle, offer each courier waiting at a restaurant for food not ready
+        yet to the batch again, with the orders it waits for: if the batch gives it
+        other work, or its orders to another courier, it is taken off that trip
+        (see `simulators.replay.commit`). `None`: never.
     """
 
     policy: str = "full"
@@ -75,12 +82,16 @@ class ReplayConfig:
     seed: int = 0
     tuning: PolicyTuning = field(default_factory=PolicyTuning)
     arrival: ArrivalRule = field(default_factory=ArrivalRule)
+    release_idle_share: float | None = 0.1
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.batch_interval_s) or self.batch_interval_s <= 0:
             raise ValueError("batch_interval_s must be finite and > 0")
         if self.rider_lookahead_s < 0:
             raise ValueError("rider_lookahead_s must be >= 0")
+        share = self.release_idle_share
+        if share is not None and not 0.0 <= share <= 1.0:
+            raise ValueError("release_idle_share must lie in [0, 1] or be None")
 
     @property
     def ahead_s(self) -> float:
@@ -165,21 +176,30 @@ class Replay:
         """One optimizer batch at `now`, and the commitments it leads to."""
         self.last_batch_s, self.due_s = now, math.inf
         self.board.observe_fleet(self.fleet.on_s, self.fleet.off_s, self.fleet.free_s, now)
+        share = self.config.release_idle_share
+        release = not self.board.known and share is not None and self.board.idle <= share
+        waiting = self.fleet.waiting(now) if release else {}
         riders = self.fleet.available(now, self.config.rider_lookahead_s, self.board,
-                                      self.config.tuning.max_bundle_size)
+                                      self.config.tuning.max_bundle_size, waiting)
         if not riders:
             return
         specs = self._order_specs(now)
         if not specs:
             return
+        specs += [order_spec(self.orders[oid], self.board, now, frozenset(), self.floors[oid],
+                             waited=True)
+                  for visit in waiting.values() for oid in visit.order_ids]
         t0 = time.perf_counter()
         answer = self.policy(specs, riders, now)
         self.batch_wall.append(time.perf_counter() - t0)
         chosen = [self.fleet.spec(p.rider_id) for p in answer]
         starts = must_start_by(answer, chosen, self.orders, self.board, self.instance.rules,
                                self.travel, now)
-        for proposal, start_by in zip(answer, starts, strict=True):
-            self._maybe_commit(proposal, start_by, now)
+        # Waiting couriers first: the orders of those taken off their trips are free
+        # for the proposals after them.
+        order = sorted(range(len(answer)), key=lambda k: answer[k].rider_id not in waiting)
+        for k in order:
+            self._maybe_commit(answer[k], starts[k], now, waiting)
 
     def _order_specs(self, now: float) -> list[OrderSpec]:
         """The pending orders whose food is ready (as seen) within the horizon, as specs.
@@ -200,11 +220,24 @@ class Replay:
             specs.append(cached)
         return specs
 
-    def _maybe_commit(self, proposal: Proposal, start_by: float, now: float) -> None:
-        """Commit `proposal` if its courier must leave (by `start_by`) before the next batch."""
+    def _maybe_commit(
+        self, proposal: Proposal, start_by: float, now: float, waiting: dict[str, Visit]
+    ) -> None:
+        """Commit `proposal` if its courier must leave (by `start_by`) before the next batch.
+
+        A waiting courier given other work is taken off its trip first (`waiting`
+        loses it); a proposal touching food a courier waits for is not committed.
+        """
         if not should_commit(start_by, now, self.config.ahead_s):
             self.due_s = min(self.due_s, start_by - self.config.ahead_s)
             return
+        verdict = waiting_verdict(proposal, waiting)
+        if verdict == "keep":
+            return
+        if verdict == "release":
+            courier = proposal.rider_id
+            for oid in self.fleet.release(courier, waiting.pop(courier), now).released:
+                self.pending[oid] = frozenset()
         stops = [(kind, self.orders[oid]) for kind, oid in proposal.stops]
         trip = play_trip(self.fleet.leg(proposal.rider_id, now), stops, self.instance.rules,
                          self.travel, now)

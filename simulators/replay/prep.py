@@ -6,11 +6,14 @@ orders whose food has been ready so far, shrunk towards the all-merchant mean
 order is placed; once the food is ready, the error (true preparation minus that
 forecast) joins a sorted pool, so the spread of the forecast is measured from
 the day itself and any quantile of the preparation time can be read off it.
+For food already overdue the quantile is read off the errors larger than the
+delay so far only (the preparation given that it has lasted this long).
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 from dataclasses import dataclass, field
 
 
@@ -63,19 +66,29 @@ class PrepEstimator:
         self._all.add(prep_s)
         bisect.insort(self._errors, prep_s - forecast_s)
 
-    def error_quantile_s(self, q: float) -> float:
-        """The `q` quantile of the forecast errors seen so far (0 with too few of them)."""
+    def error_quantile_s(self, q: float, above_s: float = -math.inf) -> float:
+        """The `q` quantile of the forecast errors seen so far that exceed `above_s`.
+
+        0 with fewer than `min_errors` errors in all; `above_s` when none exceeds it.
+        """
         n = len(self._errors)
         if n < self.min_errors:
             return 0.0
-        pos = min(max(q, 0.0), 1.0) * (n - 1)
+        first = bisect.bisect_right(self._errors, above_s)
+        if first == n:
+            return above_s
+        pos = first + min(max(q, 0.0), 1.0) * (n - 1 - first)
         lo = int(pos)
         hi = min(lo + 1, n - 1)
         return self._errors[lo] + (pos - lo) * (self._errors[hi] - self._errors[lo])
 
-    def quantile_s(self, merchant_id: str, q: float | None) -> float:
-        """The `q` quantile of a merchant's preparation time (`None`: the point forecast)."""
+    def quantile_s(
+        self, merchant_id: str, q: float | None, elapsed_s: float | None = None
+    ) -> float:
+        """The `q` quantile of a merchant's preparation time (`None`: the point forecast),
+        given that it has lasted `elapsed_s` so far (`None`: from placement)."""
         mean = self.mean_s(merchant_id)
         if q is None:
             return mean
-        return max(0.0, mean + self.error_quantile_s(q))
+        above = -math.inf if elapsed_s is None else elapsed_s - mean
+        return max(0.0, mean + self.error_quantile_s(q, above))

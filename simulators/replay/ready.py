@@ -6,7 +6,9 @@ order's food is known to be ready only once it is (the merchant marks it), and
 until then the ready time it plans with is a quantile of the predicted
 preparation (`simulators.replay.prep`: the merchant's mean so far, shrunk towards
 all merchants', plus the day's forecast errors), chosen by how idle the fleet is
-(`simulators.replay.arrival`), and never earlier than now.
+(`simulators.replay.arrival`), and never earlier than now. Food a courier is
+already waiting for, or riding to, is forecast instead as the waiting quantile
+(the median) of the preparation given how long it has lasted.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class ReadyBoard:
     prep: PrepEstimator = field(default_factory=PrepEstimator)
     arrival: ArrivalRule = field(default_factory=ArrivalRule)
     quantile: float | None = None
+    idle: float = 1.0  # share of couriers on shift idle at the last fleet observation
     _upcoming: list[tuple[float, str, str, float, float]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -64,15 +67,26 @@ class ReadyBoard:
     ) -> None:
         """Set the quantile planned with from the share of couriers on shift that are idle."""
         if not self.known:
-            self.quantile = self.arrival.quantile(idle_share(on_s, off_s, free_s, now_s))
+            self.idle = idle_share(on_s, off_s, free_s, now_s)
+            self.quantile = self.arrival.quantile(self.idle)
 
     def prep_estimate_s(self, merchant_id: str) -> float:
         """Preparation time at a merchant planned with now (the current quantile)."""
         return self.prep.quantile_s(merchant_id, self.quantile)
 
-    def ready_s(self, order: DayOrder, now_s: float) -> float:
-        """The ready time the dispatcher uses for `order` at `now_s`."""
+    def ready_s(self, order: DayOrder, now_s: float, waited: bool = False) -> float:
+        """The ready time the dispatcher uses for `order` at `now_s`.
+
+        `waited`: a courier is already at the restaurant, so the question is how long
+        it will still wait, not when to set off: the `ArrivalRule.waiting_quantile`
+        of the preparation given that it has lasted this long.
+        """
         if self.known or order.ready_s <= now_s:
             return order.ready_s
+        if waited:
+            prep = self.prep.quantile_s(order.merchant_id, self.arrival.waiting_quantile,
+                                        elapsed_s=now_s - order.placed_s)
+        else:
+            prep = self.prep_estimate_s(order.merchant_id)
         # Not ready yet (the merchant has not said so), so never earlier than now.
-        return max(now_s, order.placed_s + self.prep_estimate_s(order.merchant_id))
+        return max(now_s, order.placed_s + prep)

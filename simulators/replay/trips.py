@@ -8,6 +8,10 @@ half a service later. Travel time is the instance's travel model. A courier may
 not pick up after its shift ends: the orders of such a pickup (and of any later
 one in the trip) are released at ``max(arrival, shift end)`` for another courier,
 while what it already carries is still delivered.
+
+A courier waiting at a restaurant for food not ready yet may be taken off its
+trip (`cut_at_wait`): the trip then ends where and when it is, as a shift-end
+release does, and its orders go back to the pool.
 """
 
 from __future__ import annotations
@@ -119,6 +123,34 @@ def play_trip(
         clock = leave
     return Trip(leg.courier_id, committed_s, leg.depart_s, tuple(visits), tuple(released),
                 release_s, clock, lat, lng)
+
+
+def waiting_pickup(trip: Trip, now_s: float, half_pickup_s: float) -> Visit | None:
+    """The trip's pickup its courier is at, waiting for food not ready by `now_s` (else None).
+
+    The courier has arrived (its half service is done) and the pickup is still
+    ahead, so the food is not ready: the merchant has not marked it, which the
+    dispatcher sees without knowing when it will be.
+    """
+    for visit in trip.visits:
+        if visit.kind == "pickup" and visit.at_s > now_s:
+            return visit if visit.arrive_s + half_pickup_s <= now_s else None
+    return None
+
+
+def cut_at_wait(trip: Trip, visit: Visit, now_s: float) -> Trip:
+    """`trip` ended at `now_s` where its courier waits at `visit`; the rest is released.
+
+    What was done before the visit stays; the visit becomes an arrival (no
+    pickup), and its orders and every later pickup's are released at `now_s`.
+    """
+    k = trip.visits.index(visit)
+    done = trip.visits[:k]
+    arrival = Visit("arrival", (), visit.lat, visit.lng, visit.arrive_s, now_s, now_s,
+                    visit.metres)
+    released = tuple(oid for v in trip.visits[k:] if v.kind == "pickup" for oid in v.order_ids)
+    return Trip(trip.courier_id, trip.committed_s, trip.depart_s, (*done, arrival),
+                released + trip.released, now_s, now_s, visit.lat, visit.lng)
 
 
 def _place(kind: str, order: DayOrder) -> tuple[float, float]:

@@ -97,3 +97,25 @@ def test_a_busy_day_keeps_every_rule_and_loses_no_order(estimate: bool) -> None:
                  for o in v.order_ids}
     assert delivered | set(result.undelivered) == {o.order_id for o in day.orders}
     assert len(delivered) >= 40  # 12 short shifts cannot carry all 150
+
+
+@pytest.mark.parametrize("share", [None, 1.0])
+def test_couriers_waiting_for_late_food_are_reassigned_only_when_allowed(
+    share: float | None,
+) -> None:
+    day = random_day(seed_orders(11, 150), 12)
+    off = {c.courier_id: c.off_s for c in day.couriers}
+    result = replay(day, ReplayConfig(policy="full", estimate_ready=True,
+                                      release_idle_share=share))
+    assert check_invariants(result) == []
+    # A trip cut before the shift's end is a courier taken off food it waited for.
+    cut = [t for t in result.trips if t.released and t.release_s < off[t.courier_id]]
+    assert bool(cut) == (share is not None)
+    for trip in cut:
+        assert trip.visits[-1].kind == "arrival"
+        assert trip.end_s == trip.release_s  # free where it waited, at once
+
+
+def test_a_release_share_outside_zero_to_one_is_refused() -> None:
+    with pytest.raises(ValueError):
+        ReplayConfig(release_idle_share=1.5)

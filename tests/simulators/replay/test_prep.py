@@ -47,3 +47,28 @@ def test_quantiles_rise_with_q_and_are_never_negative(
 def test_bad_parameters_are_refused() -> None:
     with pytest.raises(ValueError):
         PrepEstimator(prior_weight=0.0)
+
+
+def test_overdue_food_is_forecast_from_the_errors_larger_than_its_delay() -> None:
+    est = PrepEstimator(default_prep_s=600.0, min_errors=1)
+    for err in (-300.0, 0.0, 300.0, 600.0, 900.0):
+        est.learn("m", 600.0 + err, forecast_s=600.0)
+    mean = est.mean_s("m")
+    # Lasted mean + 100 s already: only the errors 300, 600 and 900 s are still possible.
+    assert est.quantile_s("m", 0.0, elapsed_s=mean + 100.0) == pytest.approx(mean + 300.0)
+    assert est.quantile_s("m", 0.5, elapsed_s=mean + 100.0) == pytest.approx(mean + 600.0)
+    # Longer than any error seen: as long as it has lasted.
+    assert est.quantile_s("m", 0.5, elapsed_s=mean + 1000.0) == pytest.approx(mean + 1000.0)
+    # Not overdue at all: the unconditional quantile.
+    assert est.quantile_s("m", 0.5, elapsed_s=0.0) == est.quantile_s("m", 0.5)
+
+
+@given(st.lists(st.floats(-1800, 3600), min_size=1, max_size=30), st.floats(0, 1),
+       st.floats(0, 7200))
+def test_a_conditional_forecast_is_never_shorter_than_the_time_already_spent(
+    errors: list[float], q: float, elapsed: float
+) -> None:
+    est = PrepEstimator(min_errors=1)
+    for err in errors:
+        est.learn("m", 900.0 + err, forecast_s=900.0)
+    assert est.quantile_s("m", q, elapsed_s=elapsed) >= elapsed - 1e-6

@@ -45,15 +45,24 @@ def test_known_ready_times_are_the_truth_whatever_the_load() -> None:
     assert board.ready_s(late, 0.0) == 5000.0
 
 
-def test_couriers_are_sent_earlier_when_the_fleet_is_idle() -> None:
-    rule = ArrivalRule(idle_quantile=0.1, busy_quantile=0.9)
-    board = ReadyBoard(known=False, prep=PrepEstimator(default_prep_s=600.0), arrival=rule)
-    history = [order(f"h{i}", "m", 0.0, 300.0 + 60.0 * i) for i in range(20)]
-    for o in history:
-        board.place(o)
+def board_with_history(
+    rule: ArrivalRule, preps: list[float], prep: PrepEstimator
+) -> tuple[ReadyBoard, DayOrder]:
+    """A board that has seen merchant m's `preps` (all placed at 0, all ready by 5,000 s),
+    and m's next order, placed at 5,000 s."""
+    board = ReadyBoard(known=False, prep=prep, arrival=rule)
+    for i, seconds in enumerate(preps):
+        board.place(order(f"h{i}", "m", 0.0, seconds))
     board.advance(5000.0)
     pending = order("p", "m", 5000.0, 9000.0)
     board.place(pending)
+    return board, pending
+
+
+def test_couriers_are_sent_earlier_when_the_fleet_is_idle() -> None:
+    rule = ArrivalRule(idle_quantile=0.1, busy_quantile=0.9)
+    board, pending = board_with_history(rule, [300.0 + 60.0 * i for i in range(20)],
+                                        PrepEstimator(default_prep_s=600.0))
     board.observe_fleet(*fleet(idle=9, busy=1), 5000.0)
     early = board.ready_s(pending, 5000.0)
     board.observe_fleet(*fleet(idle=0, busy=10), 5000.0)
@@ -87,3 +96,17 @@ def test_an_order_not_ready_is_planned_from_the_past_only(
     for oa, ob in zip(orders_a, orders_b, strict=True):
         if oa.ready_s > now:
             assert a.ready_s(oa, now) == b.ready_s(ob, now) >= now
+
+
+def test_food_a_courier_waits_for_is_forecast_by_its_median_given_the_delay() -> None:
+    # Busy fleet: couriers are sent for the largest error, but one already waiting
+    # asks how long it will still wait: the median of the errors beyond the delay.
+    board, late = board_with_history(
+        ArrivalRule(busy_quantile=1.0, waiting_quantile=0.5),
+        [600.0 + 60.0 * i for i in range(-5, 6)],  # 5 to 15 min
+        PrepEstimator(default_prep_s=600.0, prior_weight=1.0))
+    board.observe_fleet(*fleet(idle=0, busy=10), 5000.0)
+    now = 5000.0 + 780.0  # 13 min in: only preparations of 14 and 15 min remain
+    waited = board.ready_s(late, now, waited=True)
+    assert now < waited < board.ready_s(late, now)
+    assert waited == 5000.0 + 870.0
