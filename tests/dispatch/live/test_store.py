@@ -11,8 +11,8 @@ from redis.asyncio import Redis
 from redis.client import NEVER_DECODE
 
 from dispatch.live.keys import RegionKeys
-from dispatch.live.scripts import CellRecord, decode_cell
 from dispatch.live.models import PositionWrite, RiderStatus
+from dispatch.live.scripts import CellRecord, decode_cell
 from dispatch.live.store import LiveStore, now_ms
 from geo.cells import cell_of
 
