@@ -33,7 +33,8 @@ from dispatch.live.models import RiderStatus
 
 RECORD_HEAD = "<dddiBB"  # lat, lng, seen_ms, load, status code, id length
 MAX_ID_BYTES = 64  # rider ids are account ids (40 characters at most)
-RECORD_SIZE = struct.calcsize(RECORD_HEAD) + MAX_ID_BYTES
+RECORD = struct.Struct(f"{RECORD_HEAD}{MAX_ID_BYTES}s")  # the head, then the padded id
+RECORD_SIZE = RECORD.size
 STATUS_CODES = {status.value: code for code, status in enumerate(RiderStatus, start=1)}
 # by code (0: a status the record does not know)
 STATUS_NAMES = ("", *STATUS_CODES)
@@ -50,19 +51,12 @@ class CellRecord(NamedTuple):
     status: str
 
 
-def decode_record(data: bytes, pos: int = 0) -> CellRecord:
-    """The record starting at `pos` of raw cell bytes."""
-    lat, lng, seen, load, code, idlen = struct.unpack_from(RECORD_HEAD, data, pos)
-    start = pos + RECORD_SIZE - MAX_ID_BYTES
-    return CellRecord(data[start:start + idlen].decode(), lat, lng, int(seen), load,
-                      STATUS_NAMES[code] if code < len(STATUS_NAMES) else "")
-
-
 def decode_cell(data: bytes) -> list[CellRecord]:
     """The records of a cell string read raw from Redis, slot by slot (for inspection)."""
     if len(data) % RECORD_SIZE:
         raise ValueError(f"a cell of {len(data)} bytes is not whole records")
-    return [decode_record(data, pos) for pos in range(0, len(data), RECORD_SIZE)]
+    return [CellRecord(rider_id[:length].decode(), lat, lng, int(seen), load, STATUS_NAMES[code])
+            for lat, lng, seen, load, code, length, rider_id in RECORD.iter_unpack(data)]
 
 
 # Status names and codes, shared by every script (codes fit the record's one byte).
@@ -287,4 +281,4 @@ end
 return table.concat(out)
 """
 # A result as the nearby script returns it: the distance, then the record as stored.
-RESULT = struct.Struct(f"<d{RECORD_HEAD.removeprefix('<')}{MAX_ID_BYTES}s")
+RESULT = struct.Struct(f"<d{RECORD.format.removeprefix('<')}")
