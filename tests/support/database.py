@@ -10,6 +10,22 @@ import asyncpg
 from dispatch.db.engine import postgres_problem
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+DROP_LOCK_TIMEOUT_S = 20  # a test's schema is dropped within this, or the test fails
+
+# Sessions holding a lock on something in the schema: what kept it from being dropped.
+_HOLDERS = """
+SELECT DISTINCT a.pid, a.state, a.application_name, now() - a.xact_start AS in_transaction,
+       left(a.query, 200) AS query
+FROM pg_locks l
+JOIN pg_class c ON c.oid = l.relation
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE n.nspname = $1 AND l.granted AND a.pid <> pg_backend_pid()
+"""
+
+
+class SchemaStillInUse(AssertionError):
+    """A test left a database session holding locks in its schema (a leaked connection)."""
 
 
 def suite_database_url() -> str | None:
@@ -33,9 +49,26 @@ def new_schema_name() -> str:
 
 
 async def drop_schema(url: str, schema: str) -> None:
-    """Remove a test's schema and everything in it."""
+    """Remove a test's schema and everything in it.
+
+    A session still holding locks there (a connection the test or the service leaked, idle
+    in a transaction) would make the drop wait for ever; instead, after
+    `DROP_LOCK_TIMEOUT_S`, those sessions are reported, terminated, and the test fails with
+    what they were doing.
+    """
     conn = await asyncpg.connect(url)
     try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await conn.execute(f"SET lock_timeout = '{DROP_LOCK_TIMEOUT_S}s'")
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        except asyncpg.LockNotAvailableError:
+            holders = [dict(row) for row in await conn.fetch(_HOLDERS, schema)]
+            for holder in holders:
+                await conn.execute("SELECT pg_terminate_backend($1)", holder["pid"])
+            await conn.execute("SET lock_timeout = 0")
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            raise SchemaStillInUse(
+                f"schema {schema} was still locked {DROP_LOCK_TIMEOUT_S} s after the test; "
+                f"terminated: {holders}") from None
     finally:
         await conn.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -87,7 +88,29 @@ async def run_service(settings: Settings) -> AsyncIterator[RunningService]:
         yield RunningService(server=server, settings=settings, port=port)
     finally:
         server.should_exit = True
-        await task
+        await _stopped(server, task)
+
+
+STOP_WITHIN_S = 30.0  # the service's graceful shutdown is bounded well below this
+
+
+async def _stopped(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
+    """Wait for the server to stop; if it has not within `STOP_WITHIN_S`, fail with what it
+    was still doing (every pending task's stack and the open connections) rather than hang."""
+    try:
+        await asyncio.wait_for(asyncio.shield(task), STOP_WITHIN_S)
+    except TimeoutError:
+        stacks = io.StringIO()
+        for pending in asyncio.all_tasks():
+            if pending is not asyncio.current_task():
+                pending.print_stack(limit=12, file=stacks)
+        connections = [type(c).__name__ for c in server.server_state.connections]
+        server.force_exit = True
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(task, 5)
+        raise AssertionError(f"the service did not stop within {STOP_WITHIN_S} s; open "
+                             f"connections {connections}; tasks:\n{stacks.getvalue()}") from None
 
 
 async def recv_json(ws: ClientConnection, wait_s: float = 5.0) -> dict[str, Any]:

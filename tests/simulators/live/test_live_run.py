@@ -16,7 +16,8 @@ from simulators.live.params import LiveParams
 from simulators.live.runner import Target, run_live
 from tests.support.server import run_service
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
+pytestmark = [pytest.mark.asyncio, pytest.mark.slow,
+              pytest.mark.timeout(900)]  # ~80 s alone; more on a loaded machine
 
 START_S = 11.5 * 3600
 SPEED = 60.0
