@@ -48,17 +48,18 @@ def new_schema_name() -> str:
     return f"t_{secrets.token_hex(6)}"
 
 
-async def drop_schema(url: str, schema: str) -> None:
+async def drop_schema(url: str, schema: str, *, lock_timeout_s: int = DROP_LOCK_TIMEOUT_S
+                      ) -> None:
     """Remove a test's schema and everything in it.
 
     A session still holding locks there (a connection the test or the service leaked, idle
     in a transaction) would make the drop wait for ever; instead, after
-    `DROP_LOCK_TIMEOUT_S`, those sessions are reported, terminated, and the test fails with
+    `lock_timeout_s`, those sessions are reported, terminated, and the test fails with
     what they were doing.
     """
     conn = await asyncpg.connect(url)
     try:
-        await conn.execute(f"SET lock_timeout = '{DROP_LOCK_TIMEOUT_S}s'")
+        await conn.execute(f"SET lock_timeout = '{lock_timeout_s}s'")
         try:
             await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         except asyncpg.LockNotAvailableError:
@@ -68,7 +69,7 @@ async def drop_schema(url: str, schema: str) -> None:
             await conn.execute("SET lock_timeout = 0")
             await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
             raise SchemaStillInUse(
-                f"schema {schema} was still locked {DROP_LOCK_TIMEOUT_S} s after the test; "
+                f"schema {schema} was still locked {lock_timeout_s} s after the test; "
                 f"terminated: {holders}") from None
     finally:
         await conn.close()
