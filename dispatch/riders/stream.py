@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from dispatch.auth.tokens import Principal, TokenSigner
 from dispatch.errors import DispatchError, NotAuthenticated
 from dispatch.live.models import RiderStatus
+from dispatch.live.scripts import MAX_ID_BYTES
 from dispatch.live.store import LiveStore, now_ms
 from dispatch.optimizer.service.answers import answer_offer, pending_offer_frames
 from dispatch.riders import protocol as p
@@ -53,6 +54,10 @@ def authenticate(data: bytes, signer: TokenSigner) -> tuple[str, str]:
         raise StreamClosed(p.CLOSE_UNAUTHORIZED, err.message[:120]) from None
     if principal.role != "rider" or not principal.region:
         raise StreamClosed(p.CLOSE_UNAUTHORIZED, "not a rider token with a region")
+    if not 0 < len(principal.subject.encode()) <= MAX_ID_BYTES:
+        # The live store could not hold its fixes: refused here, not as "store unavailable"
+        # on every fix (which would have the app reconnect for ever).
+        raise StreamClosed(p.CLOSE_UNAUTHORIZED, f"rider id over {MAX_ID_BYTES} bytes")
     return principal.subject, principal.region
 
 

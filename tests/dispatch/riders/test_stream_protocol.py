@@ -172,6 +172,17 @@ async def test_an_expired_or_non_rider_token_closes_with_4401(service: RunningSe
             assert await closed_with(ws) == 4401
 
 
+async def test_a_rider_id_the_live_store_cannot_hold_closes_with_4401(
+    service: RunningService,
+) -> None:
+    # Account ids are 40 characters; a stand-in registry's token could name anything.
+    async with service.rider("r" * 64) as (ws, welcome):
+        assert welcome["rider_id"] == "r" * 64
+    async with connect(service.ws) as ws:
+        await send_json(ws, {"type": "hello", "token": service.rider_token("r" * 65)})
+        assert await closed_with(ws) == 4401
+
+
 async def test_a_token_signed_with_another_key_closes_with_4401(service: RunningService) -> None:
     forged = TokenSigner("another-secret-that-is-also-long-enough-xx").mint(
         "r1", "rider", region="city")
