@@ -30,12 +30,7 @@ async def test_a_schema_held_by_a_leaked_transaction_is_reported_then_dropped(ur
         assert leaked.is_closed() or not await _alive(leaked)
     finally:
         leaked.terminate()  # its server side is gone already
-    check = await asyncpg.connect(url)
-    try:
-        assert await check.fetchval(
-            "SELECT count(*) FROM pg_namespace WHERE nspname = $1", schema) == 0
-    finally:
-        await check.close()
+    assert not await _schema_exists(url, schema)
 
 
 async def test_an_unused_schema_is_dropped_at_once(url: str) -> None:
@@ -46,10 +41,14 @@ async def test_an_unused_schema_is_dropped_at_once(url: str) -> None:
     finally:
         await conn.close()
     await database.drop_schema(url, schema, lock_timeout_s=1)
+    assert not await _schema_exists(url, schema)
+
+
+async def _schema_exists(url: str, schema: str) -> bool:
     conn = await asyncpg.connect(url)
     try:
-        assert await conn.fetchval(
-            "SELECT count(*) FROM pg_namespace WHERE nspname = $1", schema) == 0
+        return bool(await conn.fetchval(
+            "SELECT count(*) FROM pg_namespace WHERE nspname = $1", schema))
     finally:
         await conn.close()
 
