@@ -31,6 +31,7 @@ from dispatch.optimizer.service.lease import RegionLease
 from dispatch.optimizer.service.params import LoopParams
 from dispatch.optimizer.service.report import BatchReport, record
 from dispatch.optimizer.service.sweep import sweep
+from dispatch.optimizer.service.tally import AnswerTally
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ class RegionLoop:
         self.region = region
         self.params = params
         self.lease = RegionLease(deps.redis, region, owner=deps.owner, ttl_s=params.lease_ttl_s)
-        self.since = utcnow()
+        self.tally = AnswerTally(since=utcnow())
 
     async def hold(self) -> int | None:
         """Our fencing token if we hold (or just took) the region's lease; None if not."""
@@ -70,7 +71,7 @@ class RegionLoop:
             token = None
         if token is not None:
             log.info("optimizer lease taken", extra={"region": self.region, "token": token})
-            self.since = utcnow()  # answers before this were the previous holder's to count
+            self.tally.restart(utcnow())  # answers before this were the previous holder's
         return token
 
     async def run_once(self) -> BatchReport | None:
@@ -89,10 +90,9 @@ class RegionLoop:
             db=db, store=store, region=self.region, token=token, plan=plan, params=params)
         await notify.publish(self.deps.redis, self.region, (
             (offer.rider_id, offer_frame(offer, batch.pool[offer.order_id])) for offer in offers))
-        until = utcnow()
-        outcomes = await queries.outcomes(db=db, region=self.region, since=self.since,
-                                          until=until)
-        self.since = until
+        now = utcnow()
+        outcomes = self.tally.count(await queries.answers(
+            db=db, region=self.region, since=self.tally.window_start(now)), now)
         report = BatchReport.of(region=self.region, token=token, batch=batch, plan=plan,
                                 offers=len(offers), outcomes=outcomes, swept=swept,
                                 total_s=time.perf_counter() - started)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from dispatch.optimizer.service.tally import Answer
 from dispatch.orders.models import OFFER_CLOSED_FOR_RIDER, OfferRow, OrderRow
 from dispatch.orders.offers import CARRYING
 from dispatch.users.models import UserRow
@@ -84,15 +85,15 @@ async def riders_with_pending_offers(*, db: Db, region: str) -> list[str]:
             OrderRow.region == region, OfferRow.state == "pending"))).scalars()))
 
 
-async def outcomes(*, db: Db, region: str, since: dt.datetime, until: dt.datetime
-                   ) -> Counter[str]:
-    """How this region's offers were answered in `(since, until]`, by outcome."""
+async def answers(*, db: Db, region: str, since: dt.datetime) -> list[Answer]:
+    """This region's offers answered after `since`: (offer id, state, when answered)."""
     async with db() as session:
-        rows = (await session.execute(select(OfferRow.state, func.count()).join(
+        rows = (await session.execute(select(
+            OfferRow.id, OfferRow.state, OfferRow.answered_at).join(
             OrderRow, OrderRow.id == OfferRow.order_id).where(
-            OrderRow.region == region, OfferRow.answered_at > since,
-            OfferRow.answered_at <= until).group_by(OfferRow.state))).all()
-    return Counter({str(state): int(n) for state, n in rows})
+            OrderRow.region == region, OfferRow.answered_at > since))).all()
+    return [(offer_id, str(state), answered_at) for offer_id, state, answered_at in rows
+            if answered_at is not None]
 
 
 async def pending_offers_of(*, db: Db, rider_ids: list[str]
