@@ -108,7 +108,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await stop_tasks([*dispatching, evictor, *([relay] if relay is not None else [])])
-        services.hub.close_all(protocol.CLOSE_GOING_AWAY, "server shutting down")
+        await services.hub.close_all(protocol.CLOSE_GOING_AWAY, "server shutting down")
         await services.order_events.close()
         await services.writer.drain()
         await redis.aclose()

@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 log = logging.getLogger(__name__)
 
 RECANCEL_S = 0.5  # how long to wait for cancelled tasks before cancelling them again
 
 
-async def stop_tasks(tasks: Iterable[asyncio.Task[None]]) -> None:
+async def stop_tasks(tasks: Iterable[asyncio.Task[Any]]) -> None:
     """Cancel the tasks and wait until every one has ended; log any that had failed."""
     tasks = list(tasks)
     pending = set(tasks)

@@ -8,6 +8,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from dispatch.background import stop_tasks
+
 log = logging.getLogger(__name__)
 
 CloseFn = Callable[[int, str], None]
@@ -82,12 +84,13 @@ class RiderHub:
         if not task.cancelled() and task.exception() is not None:
             log.warning("rider background task failed", extra={"error": str(task.exception())})
 
-    def close_all(self, code: int, reason: str) -> None:
-        """Close every connection (shutdown) and cancel pending timers and tasks."""
+    async def close_all(self, code: int, reason: str) -> None:
+        """Close every connection (shutdown), cancel pending timers, and stop the background
+        tasks: they have ended when this returns, so none is left holding a Redis
+        connection as the client closes (one was, once, and leaked its socket)."""
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
         for connection in list(self._connections.values()):
             connection.close(code, reason)
-        for task in list(self._tasks):
-            task.cancel()
+        await stop_tasks(list(self._tasks))
