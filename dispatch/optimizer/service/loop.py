@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
+from dispatch.background import reraise_swallowed_cancellation
 from dispatch.db.base import utcnow
 from dispatch.errors import DispatchError
 from dispatch.live.store import LiveStore
@@ -112,6 +113,7 @@ class RegionLoop:
             while True:
                 started = time.monotonic()
                 await self._guarded_once()
+                reraise_swallowed_cancellation()  # run_regions' TaskGroup cancels us once
                 elapsed = time.monotonic() - started
                 await asyncio.sleep(max(0.0, self.params.interval_s - elapsed))
         finally:

@@ -11,6 +11,7 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import select
 
+from dispatch.background import stop_tasks
 from dispatch.live.store import LiveStore
 from dispatch.metrics import Metrics
 from dispatch.optimizer.service import fences
@@ -157,3 +158,36 @@ async def test_a_batch_that_crashes_is_counted_and_the_loop_goes_on(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+class SwallowingLoop(RegionLoop):
+    """A region loop whose batch is inside a library call that swallows a cancellation (as
+    `asyncio.wait_for` on Python 3.11 does when its call completes at that instant)."""
+
+    swallowed = 0
+
+    async def run_once(self) -> BatchReport | None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            self.swallowed += 1
+        return None
+
+
+async def test_a_loop_whose_batch_swallowed_the_cancellation_still_stops(
+    redis: Redis, db: Db,
+) -> None:
+    # The loops run in a TaskGroup, which cancels them once: stopping it must not hang.
+    deps = LoopDeps(db=db, redis=redis, store=LiveStore(redis), metrics=Metrics().batch,
+                    owner="w1")
+    loop = SwallowingLoop(deps, "city", LoopParams(interval_s=0.05, lease_ttl_s=1.0))
+
+    async def regions() -> None:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(loop.run())
+
+    task = asyncio.create_task(regions())
+    await asyncio.sleep(0.2)
+    async with asyncio.timeout(10):
+        await stop_tasks([task])
+    assert loop.swallowed == 1 and task.done()
