@@ -3,6 +3,7 @@ and the service running under uvicorn on a free port."""
 
 from __future__ import annotations
 
+import faulthandler
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -18,6 +19,18 @@ from tests.support import database
 from tests.support.server import RunningService, run_service
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256"
+
+# A hang that no test's own timeout covers (a session fixture's teardown, an event loop that
+# cannot close) ends the run after this, with every thread's stack, well inside CI's limit.
+SUITE_LIMIT_S = 45 * 60
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    faulthandler.dump_traceback_later(SUITE_LIMIT_S, exit=True)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    faulthandler.cancel_dump_traceback_later()
 
 
 @pytest.fixture(scope="session")
