@@ -113,8 +113,8 @@ def _required_int(obj: dict[str, Any], name: str, lo: int, hi: int) -> int:
 
 def parse_fix(obj: Any, now_ms: int, limits: FixLimits) -> Fix:
     """Validate one fix object; `ValidationFailed` names the first bad field."""
-    # Nearly every fix is well formed: check the required fields inline (a fifth of a
-    # fix frame's Python otherwise went to one helper call per field), and leave anything
+    # Nearly every fix is well formed: check the required fields inline (a helper call per
+    # field cost ~5,000 of a single-fix frame's ~100,000 instructions), and leave anything
     # else to `_parse_fix`, which accepts the same fixes and names the first bad field.
     if type(obj) is dict:
         seq, lat, lng, ts = obj.get("seq"), obj.get("lat"), obj.get("lng"), obj.get("ts")
