@@ -92,25 +92,40 @@ end
 """
 
 # KEYS: [seen]
-# ARGV: [now_ms, rider_ttl_s, rider_prefix, cell_prefix, then two values per rider:
-#        id, "lat|lng|ts|seq|cell|status_hint|conn|extra"]
-# (Packing each rider's fields into one string keeps the client's encoding cost per
-# fix low; rider and cell keys are built here from the region's prefixes, so they
-# share the region's hash tag and slot with `seen`.)
+# ARGV: [now_ms, rider_ttl_s, rider_prefix, cell_prefix, fixes], where `fixes` holds one
+#        line per rider: "id|lat|lng|ts|seq|cell|status_hint|conn|extra\n", the id
+#        escaped by `escape_id`, lat and lng as hexadecimal floats (`float.hex`: exact,
+#        and what the rider's hash stores)
+# (One argument for the whole batch: redis-py packs each argument by copying the command
+# packed so far, several microseconds a fix at a few hundred fixes a call. Rider and cell
+# keys are built here from the region's prefixes, so they share the region's hash tag and
+# slot with `seen`.)
 # Returns one integer per rider: 1 if the fix became the rider's position, 0 if it was
 # older than (or a duplicate of) the position already stored, -1 if the rider id is
 # empty or longer than MAX_ID_BYTES (a record cannot hold it). `status_hint` (the status
 # the rider last declared on its connection) is used only when Redis has none, which is
 # how a Redis that restarted empty gets riders' statuses back with their next fix.
+# a line of `fixes`: eight fields free of '|' and line breaks, then `extra` (which may hold '|')
+_FIX_LINE = "([^|\\n]*)|" * 8 + "([^\\n]*)\\n"
+
+
+def escape_id(rider_id: str) -> str:
+    """A rider id as a line of the `APPLY_FIXES` argument holds it: '%', '|' and line
+    breaks percent-escaped (account ids have none, so this is nearly always the id)."""
+    if "%" in rider_id or "|" in rider_id or "\n" in rider_id:
+        return rider_id.replace("%", "%25").replace("|", "%7C").replace("\n", "%0A")
+    return rider_id
+
+
 APPLY_FIXES = _CELLS + f"""
 local now = ARGV[1]
 local ttl = tonumber(ARGV[2])
 local rprefix, cprefix = ARGV[3], ARGV[4]
 local out = {{}}
-for i = 5, #ARGV, 2 do
-  local id = ARGV[i]
-  local lat, lng, ts_s, seq_s, cell, hint, conn, extra =
-    string.match(ARGV[i + 1], '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$')
+for id, lat, lng, ts_s, seq_s, cell, hint, conn, extra in string.gmatch(ARGV[5], '{_FIX_LINE}') do
+  if string.find(id, '%', 1, true) then
+    id = string.gsub(id, '%%(%x%x)', function(h) return string.char(tonumber(h, 16)) end)
+  end
   local ts, seq = tonumber(ts_s), tonumber(seq_s)
   local rk = rprefix .. id
   if #id == 0 or #id > {MAX_ID_BYTES} then

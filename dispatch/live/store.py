@@ -14,7 +14,7 @@ from redis.exceptions import NoScriptError
 from dispatch.live import scripts
 from dispatch.live.keys import REGIONS_KEY, RegionKeys
 from dispatch.live.models import NearbyRider, PositionWrite, RiderState, RiderStatus
-from dispatch.live.scripts import RESULT, STATUS_NAMES
+from dispatch.live.scripts import RESULT, STATUS_NAMES, escape_id
 from geo.cells import (
     cell_centre,
     cell_of,
@@ -100,15 +100,16 @@ class LiveStore:
         """Write each rider's newest fix in one atomic round trip; True where it moved the rider,
         False where an equal or newer fix was already stored, and a `ValueError` for a rider
         id a cell record cannot hold (empty, or longer than `scripts.MAX_ID_BYTES`)."""
-        keys = RegionKeys(region)
-        args: list[str | int] = [at_ms or now_ms(), self.rider_ttl_s, keys.rider_prefix,
-                                 keys.cell_prefix]
+        keys = _region_keys(region)
         res = self.resolution
-        for w in writes:
-            args.append(w.rider_id)
-            args.append(f"{w.lat!r}|{w.lng!r}|{w.ts_ms}|{w.seq}|{cell_of(w.lat, w.lng, res)}|"
-                        f"{w.status_hint}|{w.conn}|{w.extra}")
-        applied = await self._apply(keys=[keys.seen], args=args)
+        # Coordinates as hexadecimal floats: exact, and without the digit search that makes
+        # `repr` of a float cost ~2 us of a fix's ~30 us. (Each write unpacked at once: ten
+        # attribute reads cost more than the unpacking.)
+        fixes = "".join([f"{escape_id(rider_id)}|{float(lat).hex()}|{float(lng).hex()}|{ts}|{seq}|"
+                         f"{cell_of(lat, lng, res)}|{hint}|{conn}|{extra}\n"
+                         for _, rider_id, lat, lng, ts, seq, extra, hint, conn in writes])
+        applied = await self._apply(keys=[keys.seen], args=[
+            at_ms or now_ms(), self.rider_ttl_s, keys.rider_prefix, keys.cell_prefix, fixes])
         return [a == 1 if a >= 0 else ValueError(f"rider id {w.rider_id!r} cannot be stored")
                 for a, w in zip(applied, writes, strict=True)]
 
@@ -286,8 +287,8 @@ def _rider_state(region: str, rider_id: str, raw: dict[str, str]) -> RiderState:
     return RiderState(
         rider_id=rider_id,
         region=region,
-        lat=float(raw["lat"]) if "lat" in raw else None,
-        lng=float(raw["lng"]) if "lng" in raw else None,
+        lat=_coordinate(raw["lat"]) if "lat" in raw else None,
+        lng=_coordinate(raw["lng"]) if "lng" in raw else None,
         ts_ms=int(raw["ts"]) if "ts" in raw else None,
         last_seq=int(raw.get("seq", -1)),
         status=raw.get("status", RiderStatus.OFFLINE.value),
@@ -295,3 +296,9 @@ def _rider_state(region: str, rider_id: str, raw: dict[str, str]) -> RiderState:
         last_seen_ms=int(raw["seen"]) if "seen" in raw else None,
         cell=raw.get("cell") or None,
     )
+
+
+def _coordinate(text: str) -> float:
+    """A stored latitude or longitude: a hexadecimal float (`float.hex`), or a decimal one as
+    written before coordinates were stored in hexadecimal."""
+    return float.fromhex(text) if "x" in text else float(text)

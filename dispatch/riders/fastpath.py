@@ -47,6 +47,7 @@ HANDSHAKE, HELLO, OPEN, CLOSING, CLOSED = range(5)
 MAX_EARLY_FRAMES = 64  # frames a client may send before its hello is answered
 CLOSE_TIMEOUT_S = 2.0
 _WHOLE_DATA_FRAME = (0x81, 0x82)  # FIN, no reserved bits, text or binary
+_SHORT_TEXT_HEADERS = [bytes((0x81, size)) for size in range(126)]  # an ack's, for one
 
 
 class RiderStreamProtocol(asyncio.Protocol):
@@ -291,7 +292,7 @@ class RiderStreamProtocol(asyncio.Protocol):
             # change: an unfragmented text frame from the server is a header and the bytes).
             size = len(payload)
             if size < 126:
-                header = bytes((0x81, size))
+                header = _SHORT_TEXT_HEADERS[size]
             elif size < 65_536:
                 header = b"\x81\x7e" + size.to_bytes(2)
             else:

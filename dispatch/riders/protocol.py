@@ -113,6 +113,21 @@ def _required_int(obj: dict[str, Any], name: str, lo: int, hi: int) -> int:
 
 def parse_fix(obj: Any, now_ms: int, limits: FixLimits) -> Fix:
     """Validate one fix object; `ValidationFailed` names the first bad field."""
+    # Nearly every fix is well formed: check the required fields inline (a helper call per
+    # field cost ~5,000 of a single-fix frame's ~100,000 instructions), and leave anything
+    # else to `_parse_fix`, which accepts the same fixes and names the first bad field.
+    if type(obj) is dict:
+        seq, lat, lng, ts = obj.get("seq"), obj.get("lat"), obj.get("lng"), obj.get("ts")
+        if (type(seq) is int and 0 <= seq <= MAX_SEQ
+                and type(lat) is float and -90.0 <= lat <= 90.0
+                and type(lng) is float and -180.0 <= lng <= 180.0
+                and type(ts) is int and 0 <= ts <= MAX_SEQ
+                and now_ms - limits.max_age_ms <= ts <= now_ms + limits.max_future_ms):
+            return Fix(seq, lat, lng, ts, _extra(obj))
+    return _parse_fix(obj, now_ms, limits)
+
+
+def _parse_fix(obj: Any, now_ms: int, limits: FixLimits) -> Fix:
     if not isinstance(obj, dict):
         raise ValidationFailed("a fix must be a JSON object", field="fix")
     seq = _required_int(obj, "seq", 0, MAX_SEQ)
@@ -127,13 +142,19 @@ def parse_fix(obj: Any, now_ms: int, limits: FixLimits) -> Fix:
         raise ValidationFailed("ts is too far in the future", field="ts")
     if ts < now_ms - limits.max_age_ms:
         raise ValidationFailed("ts is too old", field="ts")
+    return Fix(seq=seq, lat=lat, lng=lng, ts_ms=ts, extra=_extra(obj))
+
+
+def _extra(obj: dict[str, Any]) -> str:
+    """The optional fields as `Fix.extra` ("" when none is given); `ValidationFailed` if bad."""
+    if "speed" not in obj and "heading" not in obj and "accuracy" not in obj:
+        return ""
     speed = _number(obj, "speed", 0.0, 150.0)
     heading = _number(obj, "heading", 0.0, 360.0)
     accuracy = _number(obj, "accuracy", 0.0, 100_000.0)
-    extra = "" if speed is None and heading is None and accuracy is None else (
-        f"{_fmt(speed)}|{_fmt(heading)}|{_fmt(accuracy)}"
-    )
-    return Fix(seq=seq, lat=lat, lng=lng, ts_ms=ts, extra=extra)
+    if speed is None and heading is None and accuracy is None:
+        return ""
+    return f"{_fmt(speed)}|{_fmt(heading)}|{_fmt(accuracy)}"
 
 
 def _fmt(value: float | None) -> str:

@@ -6,7 +6,11 @@ import time
 
 
 class TokenBucket:
-    """`rate` tokens a second up to `burst`; `take()` is False when the bucket is empty."""
+    """`rate` tokens a second up to `burst`; `take()` is False when the bucket is empty.
+
+    Its clock is `time.perf_counter`, which the rider session already reads once per frame
+    and passes in as `now`.
+    """
 
     __slots__ = ("_stamp", "_tokens", "burst", "rate")
 
@@ -14,11 +18,12 @@ class TokenBucket:
         self.rate = rate
         self.burst = burst
         self._tokens = burst
-        self._stamp = time.monotonic()
+        self._stamp = time.perf_counter()
 
-    def take(self, cost: float = 1.0) -> bool:
-        """Spend `cost` tokens if there are enough."""
-        now = time.monotonic()
+    def take(self, cost: float = 1.0, now: float | None = None) -> bool:
+        """Spend `cost` tokens if there are enough (`now`: `time.perf_counter()`, if read)."""
+        if now is None:
+            now = time.perf_counter()
         self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
         self._stamp = now
         if self._tokens >= cost:
@@ -42,9 +47,10 @@ class FloodGuard:
         self.max_violations = max_violations
         self.violations = 0
 
-    def allow(self) -> bool:
-        """True to process the frame; False to drop it (and reply `rate.limited`)."""
-        if self.bucket.take():
+    def allow(self, now: float | None = None) -> bool:
+        """True to process the frame; False to drop it (and reply `rate.limited`); `now` as
+        `TokenBucket.take` takes it."""
+        if self.bucket.take(1.0, now):
             self.violations = 0
             return True
         self.violations += 1

@@ -86,7 +86,7 @@ class RiderSession:
     def on_frame(self, data: str | bytes) -> None:
         """Handle one frame; replies go out through `send`, now or when the write lands."""
         started = time.perf_counter()
-        if not self.guard.allow():
+        if not self.guard.allow(started):
             if self.guard.exhausted:
                 self.close_code = p.CLOSE_POLICY
             self._error(p.RateLimited("too many frames; slow down",

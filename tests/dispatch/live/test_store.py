@@ -234,3 +234,39 @@ async def test_rider_ids_a_record_cannot_hold_are_refused_alone(redis: Redis) ->
     assert outcomes[0] is True and isinstance(outcomes[1], ValueError) and outcomes[2] is True
     found = await store.nearby("city", *BERLIN, radius_m=100, k=5)
     assert sorted(r.rider_id for r in found) == ["a", "b|c" + "y" * 61]
+
+
+async def test_rider_ids_holding_the_batch_separators_are_stored_as_they_are(
+    redis: Redis,
+) -> None:
+    # A batch travels as one argument of lines split by '|'; ids are escaped in it.
+    ids = ["p|q", "n\nl", "100%", "a%7Cb", "%0A", "plain"]
+    store = LiveStore(redis)
+    outcomes = await store.apply_positions("city", [
+        write(rider, BERLIN[0] + i * 1e-5, BERLIN[1], 1, i + 1) for i, rider in enumerate(ids)])
+    assert outcomes == [True] * len(ids)
+    found = await store.nearby("city", *BERLIN, radius_m=100, k=10)
+    assert sorted(r.rider_id for r in found) == sorted(ids)
+    states = await store.get_riders("city", ids)
+    assert [(s.rider_id, s.last_seq) for s in states if s] == [
+        (rider, i + 1) for i, rider in enumerate(ids)]
+
+
+async def test_coordinates_are_stored_and_read_back_exactly(redis: Redis) -> None:
+    store = LiveStore(redis)
+    spots = [(52.520008123456789, 13.404954987654321), (-33.868820000000001, -151.20929),
+             (0.1 + 0.2, -0.0), (89.99999999999999, 179.99999999999997)]
+    await store.apply_positions("city", [write(f"r{i}", lat, lng, 1, 1)
+                                         for i, (lat, lng) in enumerate(spots)])
+    states = await store.get_riders("city", [f"r{i}" for i in range(len(spots))])
+    assert [(s.lat, s.lng) for s in states if s] == spots
+    found = await store.nearby("city", *spots[0], radius_m=10, k=1)
+    assert (found[0].lat, found[0].lng, found[0].distance_m) == (*spots[0], 0.0)
+
+
+async def test_a_position_stored_in_decimal_is_still_read(redis: Redis) -> None:
+    # as every fix was stored before coordinates went hexadecimal
+    await redis.hset(RegionKeys("city").rider("old"), mapping={"lat": "52.52", "lng": "-13.4"})
+    state = await LiveStore(redis).get_rider("city", "old")
+    assert state is not None and (state.lat, state.lng) == (52.52, -13.4)
+
