@@ -11,6 +11,10 @@ view are picked up by that refresh; held proposals make sure no commitment that
 is due waits for it).
 The day ends when every order is delivered, or when no courier is left on shift;
 orders still pending then are undelivered.
+
+With `regions` = k > 1 the day's area is cut into k regions (`regions.py`) and each
+region's orders and couriers go to the policy as a batch of their own, as the
+service's per-region optimizer loops would; their proposals are committed together.
 """
 
 from __future__ import annotations
@@ -20,7 +24,10 @@ import math
 import time
 from dataclasses import dataclass, field
 
-from dispatch.optimizer.core import OrderSpec
+import numpy as np
+from numpy.typing import NDArray
+
+from dispatch.optimizer.core import OrderSpec, RiderSpec
 from simulators.instances import Instance
 from simulators.replay.arrival import ArrivalRule
 from simulators.replay.commit import (
@@ -33,6 +40,7 @@ from simulators.replay.commit import (
 from simulators.replay.fleet import Fleet
 from simulators.replay.policies import Policy, PolicyTuning, Proposal, make_policy
 from simulators.replay.ready import ReadyBoard
+from simulators.replay.regions import day_regions, order_regions, split_batch
 from simulators.replay.trips import Trip, Visit, play_trip
 
 
@@ -70,6 +78,9 @@ class ReplayConfig:
         yet to the batch again, with the orders it waits for: if the batch gives it
         other work, or its orders to another courier, it is taken off that trip
         (see `simulators.replay.commit`). `None`: never.
+    regions
+        Cut the day's area into this many regions, each batched on its own
+        (`simulators.replay.regions`); 1: the whole city is one region.
     """
 
     policy: str = "full"
@@ -83,6 +94,7 @@ class ReplayConfig:
     tuning: PolicyTuning = field(default_factory=PolicyTuning)
     arrival: ArrivalRule = field(default_factory=ArrivalRule)
     release_idle_share: float | None = 0.1
+    regions: int = 1
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.batch_interval_s) or self.batch_interval_s <= 0:
@@ -92,6 +104,8 @@ class ReplayConfig:
         share = self.release_idle_share
         if share is not None and not 0.0 <= share <= 1.0:
             raise ValueError("release_idle_share must lie in [0, 1] or be None")
+        if self.regions < 1:
+            raise ValueError("regions must be >= 1")
 
     @property
     def ahead_s(self) -> float:
@@ -101,7 +115,11 @@ class ReplayConfig:
 
 @dataclass(frozen=True)
 class ReplayResult:
-    """What happened: every trip, the orders never delivered, and how long batches took."""
+    """What happened: every trip, the orders never delivered, and how long batches took.
+
+    `batch_wall_s` has one entry per batch (with regions, per region's batch);
+    `wall_s` and `cpu_s` are the whole replay's (CPU of this process).
+    """
 
     instance: Instance
     config: ReplayConfig
@@ -109,6 +127,7 @@ class ReplayResult:
     undelivered: tuple[str, ...]
     batch_wall_s: tuple[float, ...]
     wall_s: float
+    cpu_s: float = math.nan
 
 
 class Replay:
@@ -120,7 +139,9 @@ class Replay:
                                             config.seed)
         self.travel = instance.rules.travel()
         self.board = ReadyBoard(known=not config.estimate_ready, arrival=config.arrival)
-        self.fleet = Fleet(instance)
+        self.regions = day_regions(instance, config.regions) if config.regions > 1 else None
+        self.fleet = Fleet(instance, self.regions.region_of if self.regions else None)
+        self.order_region = order_regions(instance, self.regions) if self.regions else {}
         self.orders = {o.order_id: o for o in instance.orders}
         vehicles = {c.vehicle for c in instance.couriers} or {"motorcycle"}
         floors = delivery_floors_s(instance.orders, instance.rules, vehicles)
@@ -135,7 +156,7 @@ class Replay:
 
     def run(self) -> ReplayResult:
         """Play the day; return every trip and the orders left undelivered."""
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         now = self._next_tick(-math.inf)
         while now < math.inf:
             self._admit(now)
@@ -144,7 +165,7 @@ class Replay:
             now = self._next_tick(now)
         return ReplayResult(self.instance, self.config, tuple(self.fleet.trips),
                             tuple(sorted(self.pending)), tuple(self.batch_wall),
-                            time.perf_counter() - t0)
+                            time.perf_counter() - t0, time.process_time() - cpu0)
 
     def _next_tick(self, now: float) -> float:
         """The next batch time, jumping over idle stretches; inf when the day is over."""
@@ -179,8 +200,9 @@ class Replay:
         share = self.config.release_idle_share
         release = not self.board.known and share is not None and self.board.idle <= share
         waiting = self.fleet.waiting(now) if release else {}
-        riders = self.fleet.available(now, self.config.rider_lookahead_s, self.board,
-                                      self.config.tuning.max_bundle_size, waiting)
+        seen = self.fleet.available_at(now, self.config.rider_lookahead_s, self.board,
+                                       self.config.tuning.max_bundle_size, waiting)
+        riders = self.fleet.specs_at(seen)
         if not riders:
             return
         specs = self._order_specs(now)
@@ -189,9 +211,7 @@ class Replay:
         specs += [order_spec(self.orders[oid], self.board, now, frozenset(), self.floors[oid],
                              waited=True)
                   for visit in waiting.values() for oid in visit.order_ids]
-        t0 = time.perf_counter()
-        answer = self.policy(specs, riders, now)
-        self.batch_wall.append(time.perf_counter() - t0)
+        answer = self._solve(specs, riders, self.fleet.region[seen], now)
         chosen = [self.fleet.spec(p.rider_id) for p in answer]
         starts = must_start_by(answer, chosen, self.orders, self.board, self.instance.rules,
                                self.travel, now)
@@ -200,6 +220,24 @@ class Replay:
         order = sorted(range(len(answer)), key=lambda k: answer[k].rider_id not in waiting)
         for k in order:
             self._maybe_commit(answer[k], starts[k], now, waiting)
+
+    def _solve(
+        self, specs: list[OrderSpec], riders: list[RiderSpec], rider_region: NDArray[np.int64],
+        now: float,
+    ) -> list[Proposal]:
+        """The policy's proposals: one batch, or one per region holding orders and riders."""
+        if self.regions is None:
+            batches = [(specs, riders)]
+        else:
+            batches = split_batch(specs, self.order_region, riders, rider_region,
+                                  self.regions.k)
+        answer: list[Proposal] = []
+        for orders, region_riders in batches:
+            if orders and region_riders:
+                t0 = time.perf_counter()
+                answer += self.policy(orders, region_riders, now)
+                self.batch_wall.append(time.perf_counter() - t0)
+        return answer
 
     def _order_specs(self, now: float) -> list[OrderSpec]:
         """The pending orders whose food is ready (as seen) within the horizon, as specs.
