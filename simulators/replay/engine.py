@@ -15,12 +15,16 @@ orders still pending then are undelivered.
 With `regions` = k > 1 the day's area is cut into k regions (`regions.py`) and each
 region's orders and couriers go to the policy as a batch of their own, as the
 service's per-region optimizer loops would; their proposals are committed together.
+With `workers` > 0 the regions' batches of one moment are solved side by side in
+that many worker processes (`workers.py`), as the service's per-region optimizer
+processes would solve them.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -42,6 +46,7 @@ from simulators.replay.policies import Policy, PolicyTuning, Proposal, make_poli
 from simulators.replay.ready import ReadyBoard
 from simulators.replay.regions import day_regions, order_regions, split_batch
 from simulators.replay.trips import Trip, Visit, play_trip
+from simulators.replay.workers import RegionPool
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,8 @@ class ReplayConfig:
     regions
         Cut the day's area into this many regions, each batched on its own
         (`simulators.replay.regions`); 1: the whole city is one region.
+    workers
+        Solve the regions' batches in this many worker processes; 0: in this one.
     """
 
     policy: str = "full"
@@ -95,6 +102,7 @@ class ReplayConfig:
     arrival: ArrivalRule = field(default_factory=ArrivalRule)
     release_idle_share: float | None = 0.1
     regions: int = 1
+    workers: int = 0
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.batch_interval_s) or self.batch_interval_s <= 0:
@@ -106,6 +114,8 @@ class ReplayConfig:
             raise ValueError("release_idle_share must lie in [0, 1] or be None")
         if self.regions < 1:
             raise ValueError("regions must be >= 1")
+        if self.workers < 0:
+            raise ValueError("workers must be >= 0")
 
     @property
     def ahead_s(self) -> float:
@@ -118,7 +128,7 @@ class ReplayResult:
     """What happened: every trip, the orders never delivered, and how long batches took.
 
     `batch_wall_s` has one entry per batch (with regions, per region's batch);
-    `wall_s` and `cpu_s` are the whole replay's (CPU of this process).
+    `wall_s` and `cpu_s` are the whole replay's (CPU of this process and its workers).
     """
 
     instance: Instance
@@ -134,7 +144,10 @@ class Replay:
     """One replay of one day; `run()` plays it to the end."""
 
     def __init__(self, instance: Instance, config: ReplayConfig, policy: Policy | None = None):
+        if policy is not None and config.workers:
+            raise ValueError("a custom policy is solved in this process: workers must be 0")
         self.instance, self.config = instance, config
+        self.pool: RegionPool | None = None
         self.policy = policy or make_policy(config.policy, instance.rules, config.tuning,
                                             config.seed)
         self.travel = instance.rules.travel()
@@ -156,16 +169,24 @@ class Replay:
 
     def run(self) -> ReplayResult:
         """Play the day; return every trip and the orders left undelivered."""
-        t0, cpu0 = time.perf_counter(), time.process_time()
-        now = self._next_tick(-math.inf)
-        while now < math.inf:
-            self._admit(now)
-            if self.pending:
-                self._batch(now)
-            now = self._next_tick(now)
+        t0, cpu0 = time.perf_counter(), _cpu_s()
+        config = self.config
+        if config.workers:
+            self.pool = RegionPool(config.policy, self.instance.rules, config.tuning,
+                                   config.seed, config.workers)
+        try:
+            now = self._next_tick(-math.inf)
+            while now < math.inf:
+                self._admit(now)
+                if self.pending:
+                    self._batch(now)
+                now = self._next_tick(now)
+        finally:
+            if self.pool is not None:
+                self.pool.close()
         return ReplayResult(self.instance, self.config, tuple(self.fleet.trips),
                             tuple(sorted(self.pending)), tuple(self.batch_wall),
-                            time.perf_counter() - t0, time.process_time() - cpu0)
+                            time.perf_counter() - t0, _cpu_s() - cpu0)
 
     def _next_tick(self, now: float) -> float:
         """The next batch time, jumping over idle stretches; inf when the day is over."""
@@ -231,13 +252,20 @@ class Replay:
         else:
             batches = split_batch(specs, self.order_region, riders, rider_region,
                                   self.regions.k)
-        answer: list[Proposal] = []
-        for orders, region_riders in batches:
-            if orders and region_riders:
-                t0 = time.perf_counter()
-                answer += self.policy(orders, region_riders, now)
-                self.batch_wall.append(time.perf_counter() - t0)
-        return answer
+        batches = [(orders, batch_riders) for orders, batch_riders in batches
+                   if orders and batch_riders]
+        if self.pool is not None:
+            solved = self.pool.solve(batches, now)
+        else:
+            solved = [self._timed(orders, batch_riders, now) for orders, batch_riders in batches]
+        self.batch_wall += [elapsed for _, elapsed in solved]
+        return [proposal for answer, _ in solved for proposal in answer]
+
+    def _timed(self, orders: list[OrderSpec], riders: list[RiderSpec], now: float
+               ) -> tuple[list[Proposal], float]:
+        """The policy's answer to one batch, and how long it took."""
+        t0 = time.perf_counter()
+        return self.policy(orders, riders, now), time.perf_counter() - t0
 
     def _order_specs(self, now: float) -> list[OrderSpec]:
         """The pending orders whose food is ready (as seen) within the horizon, as specs.
@@ -286,6 +314,12 @@ class Replay:
                 self._specs.pop(order.order_id, None)
         for oid in trip.released:
             heapq.heappush(self.releases, (trip.release_s, oid, trip.courier_id))
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process and of its children that have ended (the workers)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
 
 
 def replay(instance: Instance, config: ReplayConfig, policy: Policy | None = None) -> ReplayResult:

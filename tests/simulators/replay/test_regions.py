@@ -103,7 +103,23 @@ def test_a_batch_split_puts_every_order_and_rider_in_its_region_once() -> None:
     assert [[r.rider_id for r in b[1]] for b in batches] == [["r2"], ["r3"], ["r0", "r1"]]
 
 
-def test_fewer_than_one_region_is_refused() -> None:
+@pytest.mark.parametrize("changes", [{"regions": 0}, {"workers": -1}])
+def test_fewer_than_one_region_or_negative_workers_are_refused(changes: dict[str, int]) -> None:
     with pytest.raises(ValueError):
-        ReplayConfig(regions=0)
+        ReplayConfig(**changes)
 
+
+
+def test_regions_solved_in_worker_processes_replay_to_the_same_trips() -> None:
+    day = _spread(random_day(seed_orders(5, 60), 8))
+    here = replay(day, ReplayConfig(policy="full", regions=3))
+    pooled = replay(day, ReplayConfig(policy="full", regions=3, workers=2))
+    assert pooled.trips == here.trips
+    assert pooled.undelivered == here.undelivered
+    assert len(pooled.batch_wall_s) == len(here.batch_wall_s)
+
+
+def test_a_custom_policy_cannot_be_sent_to_workers() -> None:
+    day = random_day(seed_orders(5, 4), 1)
+    with pytest.raises(ValueError):
+        Replay(day, ReplayConfig(workers=1), make_policy("greedy", day.rules))
