@@ -1,8 +1,7 @@
 """`dispatch-sim`: replay a delivery day offline and compare dispatch policies on it.
 
-    dispatch-sim replay --instance DIR --policy full [--estimate-ready] [--regions K]
-                        [--workers N] [--out report.json]
-    dispatch-sim compare --instance DIR [--estimate-ready] [--regions K] [--out comparison.json]
+    dispatch-sim replay --instance DIR --policy full [--estimate-ready] [--out report.json]
+    dispatch-sim compare --instance DIR [--estimate-ready] [--out comparison.json]
 
 Both print a human table, then as their last line one JSON object.
 """
@@ -34,10 +33,6 @@ def _parser() -> argparse.ArgumentParser:
                          help="estimate ready times from each merchant's history")
         cmd.add_argument("--interval", type=float, default=ReplayConfig().batch_interval_s,
                          help="seconds between batches")
-        cmd.add_argument("--regions", type=int, default=ReplayConfig().regions,
-                         help="cut the city into this many regions, each batched on its own")
-        cmd.add_argument("--workers", type=int, default=ReplayConfig().workers,
-                         help="solve the regions' batches in this many processes (0: in this one)")
         cmd.add_argument("--seed", type=int, default=0)
         cmd.add_argument("--out", type=Path, help="write the JSON report here")
     add_simulate(sub)  # live mode: `simulate`, defined in simulators/live/cli.py
@@ -47,8 +42,7 @@ def _parser() -> argparse.ArgumentParser:
 def run_one(instance_dir: Path, policy: str, args: argparse.Namespace) -> dict[str, Any]:
     """Replay one policy on one instance and return its report."""
     config = ReplayConfig(policy=policy, estimate_ready=args.estimate_ready,
-                          batch_interval_s=args.interval, seed=args.seed,
-                          regions=args.regions, workers=args.workers)
+                          batch_interval_s=args.interval, seed=args.seed)
     return build_report(replay(load_instance(instance_dir), config))
 
 

@@ -16,7 +16,7 @@ SUMMARY_KEYS = (
     "instance", "policy", "estimate_ready", "orders", "delivered_share", "undelivered_pct",
     "click_to_door_mean_min", "click_to_door_p90_min", "click_to_door_floor_mean_min",
     "ready_to_pickup_mean_min", "on_time_share", "cost_per_order", "orders_per_bundle",
-    "orders_per_rider_hour", "km_per_order", "rule_breaches", "regions", "wall_s", "cpu_s",
+    "orders_per_rider_hour", "km_per_order", "rule_breaches", "wall_s",
 )
 
 TABLE_COLUMNS = (
@@ -57,7 +57,6 @@ def build_report(result: ReplayResult) -> dict[str, Any]:
         "policy": result.config.policy,
         "estimate_ready": result.config.estimate_ready,
         "batch_interval_s": result.config.batch_interval_s,
-        "regions": result.config.regions,
         "couriers": len(result.instance.couriers),
         **metrics,
         "batches": len(batches),
@@ -67,7 +66,6 @@ def build_report(result: ReplayResult) -> dict[str, Any]:
         "rule_breach_examples": breaches[:5],
         "undelivered": list(result.undelivered),
         "wall_s": result.wall_s,
-        "cpu_s": result.cpu_s,
     })
     return report
 

@@ -11,27 +11,16 @@ view are picked up by that refresh; held proposals make sure no commitment that
 is due waits for it).
 The day ends when every order is delivered, or when no courier is left on shift;
 orders still pending then are undelivered.
-
-With `regions` = k > 1 the day's area is cut into k regions (`regions.py`) and each
-region's orders and couriers go to the policy as a batch of their own, as the
-service's per-region optimizer loops would; their proposals are committed together.
-With `workers` > 0 the regions' batches of one moment are solved side by side in
-that many worker processes (`workers.py`), as the service's per-region optimizer
-processes would solve them.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
-import os
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
-from numpy.typing import NDArray
-
-from dispatch.optimizer.core import OrderSpec, RiderSpec
+from dispatch.optimizer.core import OrderSpec
 from simulators.instances import Instance
 from simulators.replay.arrival import ArrivalRule
 from simulators.replay.commit import (
@@ -44,9 +33,7 @@ from simulators.replay.commit import (
 from simulators.replay.fleet import Fleet
 from simulators.replay.policies import Policy, PolicyTuning, Proposal, make_policy
 from simulators.replay.ready import ReadyBoard
-from simulators.replay.regions import day_regions, order_regions, split_batch
 from simulators.replay.trips import Trip, Visit, play_trip
-from simulators.replay.workers import RegionPool
 
 
 @dataclass(frozen=True)
@@ -83,11 +70,6 @@ class ReplayConfig:
         yet to the batch again, with the orders it waits for: if the batch gives it
         other work, or its orders to another courier, it is taken off that trip
         (see `simulators.replay.commit`). `None`: never.
-    regions
-        Cut the day's area into this many regions, each batched on its own
-        (`simulators.replay.regions`); 1: the whole city is one region.
-    workers
-        Solve the regions' batches in this many worker processes; 0: in this one.
     """
 
     policy: str = "full"
@@ -101,8 +83,6 @@ class ReplayConfig:
     tuning: PolicyTuning = field(default_factory=PolicyTuning)
     arrival: ArrivalRule = field(default_factory=ArrivalRule)
     release_idle_share: float | None = 0.1
-    regions: int = 1
-    workers: int = 0
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.batch_interval_s) or self.batch_interval_s <= 0:
@@ -112,10 +92,6 @@ class ReplayConfig:
         share = self.release_idle_share
         if share is not None and not 0.0 <= share <= 1.0:
             raise ValueError("release_idle_share must lie in [0, 1] or be None")
-        if self.regions < 1:
-            raise ValueError("regions must be >= 1")
-        if self.workers < 0:
-            raise ValueError("workers must be >= 0")
 
     @property
     def ahead_s(self) -> float:
@@ -125,11 +101,7 @@ class ReplayConfig:
 
 @dataclass(frozen=True)
 class ReplayResult:
-    """What happened: every trip, the orders never delivered, and how long batches took.
-
-    `batch_wall_s` has one entry per batch (with regions, per region's batch);
-    `wall_s` and `cpu_s` are the whole replay's (CPU of this process and its workers).
-    """
+    """What happened: every trip, the orders never delivered, and how long batches took."""
 
     instance: Instance
     config: ReplayConfig
@@ -137,24 +109,18 @@ class ReplayResult:
     undelivered: tuple[str, ...]
     batch_wall_s: tuple[float, ...]
     wall_s: float
-    cpu_s: float = math.nan
 
 
 class Replay:
     """One replay of one day; `run()` plays it to the end."""
 
     def __init__(self, instance: Instance, config: ReplayConfig, policy: Policy | None = None):
-        if policy is not None and config.workers:
-            raise ValueError("a custom policy is solved in this process: workers must be 0")
         self.instance, self.config = instance, config
-        self.pool: RegionPool | None = None
         self.policy = policy or make_policy(config.policy, instance.rules, config.tuning,
                                             config.seed)
         self.travel = instance.rules.travel()
         self.board = ReadyBoard(known=not config.estimate_ready, arrival=config.arrival)
-        self.regions = day_regions(instance, config.regions) if config.regions > 1 else None
-        self.fleet = Fleet(instance, self.regions.region_of if self.regions else None)
-        self.order_region = order_regions(instance, self.regions) if self.regions else {}
+        self.fleet = Fleet(instance)
         self.orders = {o.order_id: o for o in instance.orders}
         vehicles = {c.vehicle for c in instance.couriers} or {"motorcycle"}
         floors = delivery_floors_s(instance.orders, instance.rules, vehicles)
@@ -169,24 +135,16 @@ class Replay:
 
     def run(self) -> ReplayResult:
         """Play the day; return every trip and the orders left undelivered."""
-        t0, cpu0 = time.perf_counter(), _cpu_s()
-        config = self.config
-        if config.workers:
-            self.pool = RegionPool(config.policy, self.instance.rules, config.tuning,
-                                   config.seed, config.workers)
-        try:
-            now = self._next_tick(-math.inf)
-            while now < math.inf:
-                self._admit(now)
-                if self.pending:
-                    self._batch(now)
-                now = self._next_tick(now)
-        finally:
-            if self.pool is not None:
-                self.pool.close()
+        t0 = time.perf_counter()
+        now = self._next_tick(-math.inf)
+        while now < math.inf:
+            self._admit(now)
+            if self.pending:
+                self._batch(now)
+            now = self._next_tick(now)
         return ReplayResult(self.instance, self.config, tuple(self.fleet.trips),
                             tuple(sorted(self.pending)), tuple(self.batch_wall),
-                            time.perf_counter() - t0, _cpu_s() - cpu0)
+                            time.perf_counter() - t0)
 
     def _next_tick(self, now: float) -> float:
         """The next batch time, jumping over idle stretches; inf when the day is over."""
@@ -221,9 +179,8 @@ class Replay:
         share = self.config.release_idle_share
         release = not self.board.known and share is not None and self.board.idle <= share
         waiting = self.fleet.waiting(now) if release else {}
-        seen = self.fleet.available_at(now, self.config.rider_lookahead_s, self.board,
-                                       self.config.tuning.max_bundle_size, waiting)
-        riders = self.fleet.specs_at(seen)
+        riders = self.fleet.available(now, self.config.rider_lookahead_s, self.board,
+                                      self.config.tuning.max_bundle_size, waiting)
         if not riders:
             return
         specs = self._order_specs(now)
@@ -232,7 +189,9 @@ class Replay:
         specs += [order_spec(self.orders[oid], self.board, now, frozenset(), self.floors[oid],
                              waited=True)
                   for visit in waiting.values() for oid in visit.order_ids]
-        answer = self._solve(specs, riders, self.fleet.region[seen], now)
+        t0 = time.perf_counter()
+        answer = self.policy(specs, riders, now)
+        self.batch_wall.append(time.perf_counter() - t0)
         chosen = [self.fleet.spec(p.rider_id) for p in answer]
         starts = must_start_by(answer, chosen, self.orders, self.board, self.instance.rules,
                                self.travel, now)
@@ -241,31 +200,6 @@ class Replay:
         order = sorted(range(len(answer)), key=lambda k: answer[k].rider_id not in waiting)
         for k in order:
             self._maybe_commit(answer[k], starts[k], now, waiting)
-
-    def _solve(
-        self, specs: list[OrderSpec], riders: list[RiderSpec], rider_region: NDArray[np.int64],
-        now: float,
-    ) -> list[Proposal]:
-        """The policy's proposals: one batch, or one per region holding orders and riders."""
-        if self.regions is None:
-            batches = [(specs, riders)]
-        else:
-            batches = split_batch(specs, self.order_region, riders, rider_region,
-                                  self.regions.k)
-        batches = [(orders, batch_riders) for orders, batch_riders in batches
-                   if orders and batch_riders]
-        if self.pool is not None:
-            solved = self.pool.solve(batches, now)
-        else:
-            solved = [self._timed(orders, batch_riders, now) for orders, batch_riders in batches]
-        self.batch_wall += [elapsed for _, elapsed in solved]
-        return [proposal for answer, _ in solved for proposal in answer]
-
-    def _timed(self, orders: list[OrderSpec], riders: list[RiderSpec], now: float
-               ) -> tuple[list[Proposal], float]:
-        """The policy's answer to one batch, and how long it took."""
-        t0 = time.perf_counter()
-        return self.policy(orders, riders, now), time.perf_counter() - t0
 
     def _order_specs(self, now: float) -> list[OrderSpec]:
         """The pending orders whose food is ready (as seen) within the horizon, as specs.
@@ -314,12 +248,6 @@ class Replay:
                 self._specs.pop(order.order_id, None)
         for oid in trip.released:
             heapq.heappush(self.releases, (trip.release_s, oid, trip.courier_id))
-
-
-def _cpu_s() -> float:
-    """CPU seconds of this process and of its children that have ended (the workers)."""
-    times = os.times()
-    return times.user + times.system + times.children_user + times.children_system
 
 
 def replay(instance: Instance, config: ReplayConfig, policy: Policy | None = None) -> ReplayResult:

@@ -8,17 +8,13 @@ would with the estimated ready time instead of the true one.
 A courier waiting at a restaurant for food not ready yet can be offered to the
 optimizer again (`waiting`, then `release` if it is given other work): it is
 seen free now, where it waits.
-
-With regions (`region_of`), each courier belongs, whenever its spec is made, to
-the region of the place the dispatcher sees it free at (`region`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import numpy as np
-from numpy.typing import NDArray
 
 from dispatch.optimizer.core import RiderSpec
 from simulators.instances import DayCourier, DayOrder, Instance
@@ -29,9 +25,7 @@ from simulators.replay.trips import Leg, Trip, Visit, cut_at_wait, waiting_picku
 class Fleet:
     """Every courier's state; arrays for the per-batch filter, trips for the record."""
 
-    def __init__(
-        self, instance: Instance, region_of: Callable[[float, float], int] | None = None
-    ) -> None:
+    def __init__(self, instance: Instance) -> None:
         self.couriers: tuple[DayCourier, ...] = instance.couriers
         self.index = {c.courier_id: i for i, c in enumerate(self.couriers)}
         self.on_s = np.array([c.on_s for c in self.couriers], dtype=np.float64)
@@ -47,8 +41,6 @@ class Fleet:
         # (NaN: none, or the courier's state changed since).
         self._specs: list[RiderSpec | None] = [None] * len(self.couriers)
         self._spec_s = np.full(len(self.couriers), np.nan)
-        self._region_of = region_of
-        self.region = np.zeros(len(self.couriers), dtype=np.int64)  # as of its last spec
 
     def leg(self, courier_id: str, now_s: float) -> Leg:
         """Where and when the courier would start a trip committed at `now_s`."""
@@ -103,18 +95,6 @@ class Fleet:
         stop; specs are kept until the courier's state (or its estimate) changes.
         Couriers in `waiting` are seen free now, where they wait.
         """
-        return self.specs_at(self.available_at(now_s, lookahead_s, board, capacity, waiting))
-
-    def specs_at(self, idx: NDArray[np.int64]) -> list[RiderSpec]:
-        """The specs last made for the couriers at indices `idx` (from `available_at`)."""
-        specs = self._specs
-        return [specs[i] for i in idx.tolist()]
-
-    def available_at(
-        self, now_s: float, lookahead_s: float, board: ReadyBoard, capacity: int,
-        waiting: Mapping[str, Visit] | None = None,
-    ) -> NDArray[np.int64]:
-        """`available`, as courier indices (their specs made or kept, `region` set)."""
         horizon = now_s + lookahead_s
         on_shift = (self.on_s <= horizon) & (self.off_s > now_s)
         waits = [(self.index[c], v) for c, v in (waiting or {}).items()]
@@ -135,7 +115,8 @@ class Fleet:
             # Made afresh every batch (NaN key): free now, not at its trip's end.
             self._specs[i] = self._new_spec(i, now_s, capacity, visit.lat, visit.lng)
             self._spec_s[i] = np.nan
-        return np.concatenate([idx, np.array([i for i, _ in waits], dtype=np.int64)])
+        specs = self._specs
+        return [specs[i] for i in [*idx.tolist(), *(i for i, _ in waits)]]  # type: ignore[misc]
 
     def spec(self, courier_id: str) -> RiderSpec:
         """The spec last handed out for a courier by `available`."""
@@ -149,8 +130,6 @@ class Fleet:
     ) -> RiderSpec:
         """Courier `i` as the optimizer sees it: free at `available_s` at (`lat`, `lng`)."""
         c = self.couriers[i]
-        if self._region_of is not None:
-            self.region[i] = self._region_of(lat, lng)
         return RiderSpec(rider_id=c.courier_id, lat=float(lat), lng=float(lng),
                          available_s=available_s, capacity=capacity, vehicle=c.vehicle,
                          shift_end_s=c.off_s)
