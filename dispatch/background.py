@@ -10,7 +10,7 @@ Re-cancelling reaches only the tasks given: a `TaskGroup` cancels its children o
 its own task is first cancelled, and not again. A loop run inside one therefore checks,
 after each step, whether a cancellation of its task was swallowed on the way
 (`reraise_swallowed_cancellation`); the region batch loops hung a service's shutdown so
-(the CI run that never finished, and 1 test run in 19 on a loaded machine).
+(the CI run that never finished; reproduced once in 26 runs on a loaded machine).
 """
 
 from __future__ import annotations
