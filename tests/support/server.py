@@ -107,7 +107,7 @@ async def _stopped(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
         connections = [type(c).__name__ for c in server.server_state.connections]
         server.force_exit = True
         task.cancel()
-        with contextlib.suppress(BaseException):
+        with contextlib.suppress(Exception, asyncio.CancelledError):  # not Ctrl-C
             await asyncio.wait_for(task, 5)
         raise AssertionError(f"the service did not stop within {STOP_WITHIN_S} s; open "
                              f"connections {connections}; tasks:\n{stacks.getvalue()}") from None
