@@ -270,3 +270,42 @@ async def test_a_position_stored_in_decimal_is_still_read(redis: Redis) -> None:
     state = await LiveStore(redis).get_rider("city", "old")
     assert state is not None and (state.lat, state.lng) == (52.52, -13.4)
 
+
+
+async def test_each_fix_renews_the_riders_time_to_live(redis: Redis) -> None:
+    store = LiveStore(redis, rider_ttl_s=600)
+    key = RegionKeys("city").rider("r1")
+    await store.apply_positions("city", [write("r1", *BERLIN, 1000, 1)])
+    assert 595 <= await redis.ttl(key) <= 600
+    await redis.expire(key, 5)  # as if most of the time had passed
+    assert await store.apply_positions("city", [write("r1", *BERLIN, 2000, 2)]) == [True]
+    assert 595 <= await redis.ttl(key) <= 600
+    await redis.expire(key, 5)  # an older fix is not a sign of life worth a day
+    assert await store.apply_positions("city", [write("r1", *BERLIN, 1500, 3)]) == [False]
+    assert await redis.ttl(key) <= 5
+
+
+async def test_a_fix_keeps_status_and_load_and_takes_the_new_connection(redis: Redis) -> None:
+    store = LiveStore(redis)
+    await store.apply_positions("city", [write("r1", *BERLIN, 1000, 1)])
+    await store.set_status("city", "r1", RiderStatus.BUSY)
+    await store.set_load("city", "r1", 2)
+    moved = write("r1", BERLIN[0] + 1e-5, BERLIN[1], 2000, 2, status="available")
+    await store.apply_positions("city", [moved._replace(conn="test:2")])
+    state = await store.get_rider("city", "r1")
+    assert state is not None and (state.status, state.load, state.lat) == (
+        "busy", 2, BERLIN[0] + 1e-5)
+    assert await redis.hget(RegionKeys("city").rider("r1"), "conn") == "test:2"
+    [found] = await store.nearby("city", *BERLIN, radius_m=100, k=1, status=None)
+    assert (found.status, found.load) == ("busy", 2)
+
+
+async def test_a_batch_of_thousands_marks_every_rider_seen(redis: Redis) -> None:
+    """`seen` is written in chunks (Lua's `unpack` is bounded): none is dropped at the seams."""
+    store = LiveStore(redis)
+    now = now_ms()
+    batch = [write(f"r{i}", BERLIN[0] + i * 1e-6, BERLIN[1], now, 1) for i in range(2_345)]
+    assert await store.apply_positions("city", batch, at_ms=now) == [True] * len(batch)
+    scores = await redis.zrange(RegionKeys("city").seen, 0, -1, withscores=True)
+    assert sorted(rider for rider, _ in scores) == sorted(w.rider_id for w in batch)
+    assert {score for _, score in scores} == {now}
