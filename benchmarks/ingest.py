@@ -1,7 +1,10 @@
 """Ingest: rider fixes per second through one service process into Redis, beside raw redis-py.
 
 The service runs in its own process pinned to core 0; this process is the load
-generator (riders as real websocket clients) pinned to core 1. Phases:
+generator (riders as real websocket clients) pinned to core 1. The redis-server is
+started by this process, so it shares core 1 with the load generator unless
+`--redis-cores` says otherwise (`0`: beside the service; `0,1`: wherever the kernel
+puts it). Phases:
 
 1. connect every rider and read the server's RSS growth per connection;
 2. batched frames (100 fixes each) from many riders, acknowledged: fixes/s;
@@ -376,7 +379,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a run under a minute")
     parser.add_argument("--riders", type=int, default=None, help="riders connected")
+    parser.add_argument("--redis-cores", default="1",
+                        help="cores the redis-server may run on, e.g. 1 (default), 0 or 0,1")
     args = parser.parse_args()
+    redis_cores = {int(core) for core in args.redis_cores.split(",")}
     plan = (Plan(riders=2000, batched_riders=200, single_riders=1000, seconds=5,
                  latency_seconds=8) if args.quick else
             Plan(riders=10_000, batched_riders=500, single_riders=2000, seconds=15,
@@ -386,11 +392,13 @@ def main() -> None:
     raise_fd_limit()
     pin_to_core(1)
     with EmbeddedRedis() as redis_server:
+        os.sched_setaffinity(redis_server.pid, redis_cores)
         env = {"DISPATCH_REDIS_URL": redis_server.url, "DISPATCH_SECRET_KEY": SECRET,
                "DISPATCH_RATE_FRAMES_PER_S": "100000", "DISPATCH_RATE_BURST_FRAMES": "100000",
                "DISPATCH_STALE_AFTER_S": "600", "DISPATCH_RIDER_ACCOUNTS_REQUIRED": "false"}
         with service_process(env, core=0) as (port, pid):
             figures = uvloop.run(run(plan, port, pid, redis_server.url, redis_server.pid))
+    figures["redis_cores"] = args.redis_cores
     for key, value in figures.items():
         print(f"{key:>24}: {value}")
     emit(figures)
