@@ -82,7 +82,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
                       stale_after_s=settings.stale_after_s, rider_ttl_s=settings.rider_key_ttl_s)
     services = Services(
         settings=settings, redis=redis, store=store,
-        writer=PositionWriter(store, max_batch=settings.max_write_batch),
+        writer=PositionWriter(store, max_batch=settings.max_write_batch,
+                              max_concurrent=settings.max_write_calls),
         hub=RiderHub(worker_id=_worker_id(settings)), metrics=Metrics(),
         signer=TokenSigner(load_or_create_secret(settings.secret_key, settings.data_dir),
                            ttl_s=settings.token_ttl_s),

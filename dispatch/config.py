@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     evict_interval_s: float = Field(5.0, gt=0)
     rider_key_ttl_s: int = Field(86_400, gt=0)
     max_write_batch: int = Field(2000, ge=1)
+    max_write_calls: int = Field(4, ge=1)  # script calls in flight at once, per worker
 
     # Rider stream protocol limits.
     max_frame_bytes: int = Field(256 * 1024, ge=1024)
