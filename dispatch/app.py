@@ -25,6 +25,7 @@ from dispatch.db.engine import create_engine, session_factory
 from dispatch.db.migrate import migrate
 from dispatch.health import views as health_views
 from dispatch.live.client import connect_redis
+from dispatch.live.pipe import RespPipe
 from dispatch.live.store import LiveStore
 from dispatch.live.writer import PositionWriter
 from dispatch.metrics import Metrics
@@ -78,8 +79,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = create_engine(settings)
     if settings.migrate_on_start:
         await migrate(engine, schema=settings.database_schema)
+    pipe = RespPipe.for_client(redis, timeout_s=settings.redis_timeout_s)
     store = LiveStore(redis, resolution=settings.h3_resolution,
-                      stale_after_s=settings.stale_after_s, rider_ttl_s=settings.rider_key_ttl_s)
+                      stale_after_s=settings.stale_after_s, rider_ttl_s=settings.rider_key_ttl_s,
+                      pipe=pipe)
     services = Services(
         settings=settings, redis=redis, store=store,
         writer=PositionWriter(store, max_batch=settings.max_write_batch,
@@ -112,6 +115,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await services.hub.close_all(protocol.CLOSE_GOING_AWAY, "server shutting down")
         await services.order_events.close()
         await services.writer.drain()
+        if pipe is not None:
+            await pipe.aclose()
         await redis.aclose()
         await engine.dispose()
         if embedded is not None:

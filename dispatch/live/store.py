@@ -14,6 +14,7 @@ from redis.exceptions import NoScriptError
 from dispatch.live import scripts
 from dispatch.live.keys import REGIONS_KEY, RegionKeys
 from dispatch.live.models import NearbyRider, PositionWrite, RiderState, RiderStatus
+from dispatch.live.pipe import RespPipe
 from dispatch.live.scripts import RESULT, STATUS_NAMES, escape_id
 from geo.cells import (
     cell_centre,
@@ -83,8 +84,12 @@ class LiveStore:
         resolution: int = 9,
         stale_after_s: float = 60.0,
         rider_ttl_s: int = 86_400,
+        pipe: RespPipe | None = None,
     ) -> None:
+        """`pipe`, if given, carries the fix script (`apply_positions`); everything else goes
+        through `redis`."""
         self.redis = redis
+        self.pipe = pipe
         self.resolution = resolution
         self.stale_after_ms = int(stale_after_s * 1000)
         self.rider_ttl_s = rider_ttl_s
@@ -108,8 +113,13 @@ class LiveStore:
         fixes = "".join([f"{escape_id(rider_id)}|{float(lat).hex()}|{float(lng).hex()}|{ts}|{seq}|"
                          f"{cell_of(lat, lng, res)}|{hint}|{conn}|{extra}\n"
                          for _, rider_id, lat, lng, ts, seq, extra, hint, conn in writes])
-        applied = await self._apply(keys=[keys.seen], args=[
-            at_ms or now_ms(), self.rider_ttl_s, keys.rider_prefix, keys.cell_prefix, fixes])
+        args: list[str | int] = [at_ms or now_ms(), self.rider_ttl_s, keys.rider_prefix,
+                                 keys.cell_prefix, fixes]
+        if self.pipe is not None:
+            applied = await self.pipe.evalsha(self._apply.sha, scripts.APPLY_FIXES, [keys.seen],
+                                              args)
+        else:
+            applied = await self._apply(keys=[keys.seen], args=args)
         return [a == 1 if a >= 0 else ValueError(f"rider id {w.rider_id!r} cannot be stored")
                 for a, w in zip(applied, writes, strict=True)]
 

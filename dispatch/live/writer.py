@@ -99,12 +99,14 @@ class PositionWriter:
 
     async def _flush(self, pending: dict[str, _Batch]) -> None:
         step = self.max_batch
-        await asyncio.gather(*(
-            self._write(region, batch.writes[i:i + step], batch.sinks[i:i + step],
-                        batch.tokens[i:i + step])
-            for region, batch in pending.items()
-            for i in range(0, len(batch.writes), step)
-        ))
+        calls = [self._write(region, batch.writes[i:i + step], batch.sinks[i:i + step],
+                             batch.tokens[i:i + step])
+                 for region, batch in pending.items()
+                 for i in range(0, len(batch.writes), step)]
+        if len(calls) == 1:  # the usual flush: no task per call to gather
+            await calls[0]
+        else:
+            await asyncio.gather(*calls)
 
     async def _write(self, region: str, writes: list[PositionWrite], sinks: list[WriteSink],
                      tokens: list[Any]) -> None:
