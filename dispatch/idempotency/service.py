@@ -7,7 +7,7 @@ import functools
 import hashlib
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, select, true, update
+from sqlalchemy import ColumnElement, delete, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert, Update
 
@@ -47,7 +47,7 @@ def _scope_values(scope: Scope) -> dict[str, str]:
 
 def claim_values(*, scope: Scope, resource_id: str, lock_s: float, ttl_s: int,
                  now: dt.datetime) -> dict[str, Any]:
-    """The bind values of `claim_if`, `claimed` and `complete_statement` for this attempt."""
+    """The bind values of `claim_if` and `complete_statement` for this attempt."""
     return {**_scope_values(scope),
             "request_hash": scope.request_hash, "resource_id": resource_id,
             "locked_until": now + dt.timedelta(seconds=lock_s), "now": now,
@@ -69,11 +69,6 @@ def _claim_step(dialect: str) -> Step:
 @functools.cache
 def _complete_step() -> Step:
     return Step.of(complete_statement())
-
-
-def claimed() -> ColumnElement[bool]:
-    """True once the key is held with this attempt's resource id (after `claim_if`)."""
-    return exists().where(*_bound_pk(), IdempotencyRow.resource_id == param("resource_id"))
 
 
 def complete_statement() -> Update:
