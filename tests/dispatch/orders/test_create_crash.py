@@ -19,7 +19,7 @@ from dispatch.config import Settings
 from dispatch.db.engine import create_engine, session_factory
 from dispatch.db.migrate import migrate
 from dispatch.errors import IdempotencyInFlight
-from dispatch.idempotency.models import IdempotencyRow, Scope
+from dispatch.idempotency.models import IdempotencyResponseRow, IdempotencyRow, Scope
 from dispatch.orders.areas import load_areas
 from dispatch.orders.models import CreateOrderIn, OrderRow
 from dispatch.orders.service import CreateParams, create_order
@@ -85,7 +85,7 @@ async def test_a_retry_after_the_crash_reuses_the_authorisation_and_moves_money_
     assert await _rows(params, OrderRow) == []
     # What was committed before the call: the key row, whose order id the call's key is made of.
     [claimed] = await _rows(params, IdempotencyRow)
-    assert claimed.status_code is None
+    assert await _rows(params, IdempotencyResponseRow) == []  # in flight
     assert list(sandbox.results) == [f"pay_{claimed.resource_id.removeprefix('ord_')}.authorise"]
     with pytest.raises(IdempotencyInFlight):  # the dead attempt's lock has not lapsed yet
         await create_order(params=params, customer_id="usr_c", data=_order(), scope=SCOPE)
