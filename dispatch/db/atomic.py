@@ -7,10 +7,7 @@ machinery cost more than the database's work. SQLite has no DML in CTEs, so ther
 run one after the other in a transaction (a local file: round trips are cheap).
 `run_grouped` goes further on PostgreSQL: a statement that many requests run at the same
 time runs for all of them in one transaction, pipelined in one round trip (group commit,
-`dispatch.db.group`), each request still learning its own outcome; groups that follow one
-another keep one pooled connection (`_Lease`) rather than take it from the pool and give it
-back each time (SQLAlchemy's checkout and return cost the worker 65-105 us of CPU a group on
-a loaded machine).
+`dispatch.db.group`), each request still learning its own outcome.
 Steps are built once, with named bind parameters; each run passes one dictionary of values,
 where one name is one value across every step, and each statement receives only its own.
 Parameters are made with `param`, which names them apart from every column: SQLAlchemy
@@ -141,48 +138,17 @@ def _compiled(step: Step, dialect: Dialect) -> _Compiled:
         processors=tuple(b.type.dialect_impl(dialect).bind_processor(dialect) for b in binds))
 
 
-async def _use(pooled: Any, use: Callable[[Any], Any]) -> Any:
-    """`await use(asyncpg_connection)` on a pooled connection; a broken one is invalidated."""
+async def _on_driver(engine: AsyncEngine, use: Callable[[Any], Any]) -> Any:
+    """`await use(asyncpg_connection)` on a pooled connection, outside any transaction."""
+    pooled = await engine.raw_connection()  # no SQLAlchemy Connection: a third of the cost
     try:
         return await use(pooled.driver_connection)
     except (OSError, asyncio.CancelledError, asyncpg.InterfaceError,
             asyncpg.PostgresConnectionError):
         pooled.invalidate()  # broken, or cut off mid-query: the pool must not hand it out
         raise
-
-
-async def _on_driver(engine: AsyncEngine, use: Callable[[Any], Any]) -> Any:
-    """`await use(asyncpg_connection)` on a pooled connection, outside any transaction."""
-    pooled = await engine.raw_connection()  # no SQLAlchemy Connection: a third of the cost
-    try:
-        return await _use(pooled, use)
     finally:
         pooled.close()  # back to the pool; no transaction was left open, nothing to reset
-
-
-class _Lease:
-    """A pooled connection kept by one group runner from one group to the next, and given
-    back to the pool when the runner goes idle (or the connection breaks)."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-        self.pooled: Any = None
-
-    async def run(self, use: Callable[[Any], Any]) -> Any:
-        """`await use(asyncpg_connection)` on the kept connection, outside any transaction."""
-        if self.pooled is None:
-            self.pooled = await self.engine.raw_connection()
-        try:
-            return await _use(self.pooled, use)
-        except BaseException:
-            self.release()
-            raise
-
-    def release(self) -> None:
-        """Give the connection back to the pool (nothing was left open on it)."""
-        pooled, self.pooled = self.pooled, None
-        if pooled is not None:
-            pooled.close()
 
 
 async def _run_on_driver(engine: AsyncEngine, step: Step, values: Mapping[str, Any]) -> bool:
@@ -229,7 +195,7 @@ def _sort_key(grouped: Grouped) -> Callable[[Mapping[str, Any]], tuple[str, ...]
     return lambda values: tuple(str(values.get(name, "")) for name in grouped.lock_order)
 
 
-async def _run_group(engine: AsyncEngine, grouped: Grouped, lease: _Lease,
+async def _run_group(engine: AsyncEngine, grouped: Grouped,
                      group: Sequence[Mapping[str, Any]]) -> list[bool | BaseException]:
     """The statement once per values, in one transaction and one round trip; per values
     whether it returned a row. If the database refuses the group (a deadlock, one bad row),
@@ -242,9 +208,9 @@ async def _run_group(engine: AsyncEngine, grouped: Grouped, lease: _Lease,
     args = [compiled.args(values) for values in sorted(group, key=_sort_key(grouped))]
     try:
         if grouped.returned is None:
-            await lease.run(lambda driver: driver.executemany(compiled.sql, args))
+            await _on_driver(engine, lambda driver: driver.executemany(compiled.sql, args))
             return [False] * len(group)
-        rows = await lease.run(lambda driver: driver.fetchmany(compiled.sql, args))
+        rows = await _on_driver(engine, lambda driver: driver.fetchmany(compiled.sql, args))
     except asyncpg.PostgresError:
         if len(group) == 1:
             raise
@@ -268,7 +234,6 @@ async def run_grouped(engine: AsyncEngine, grouped: Grouped, values: Mapping[str
     runners = _runners.setdefault(engine, {})
     runner = runners.get(grouped)
     if runner is None:
-        lease = _Lease(engine)
         runner = runners[grouped] = GroupRunner(
-            functools.partial(_run_group, engine, grouped, lease), on_idle=lease.release)
+            functools.partial(_run_group, engine, grouped))
     return await runner.submit(values)

@@ -5,9 +5,7 @@ database, say), new items queue; when it ends, the queued items go together as t
 group. Nothing waits for company: an item arriving at an idle runner starts at once, alone,
 so under light load this adds no latency, and under load one round trip and one commit
 serve many callers. The group runs in its own task, so a caller that is cancelled while
-waiting does not cancel the others' work. `on_idle` is called when the last queued group has
-run (or the runner was stopped): a resource the groups share, such as a database connection,
-can be kept from one group to the next and let go there.
+waiting does not cancel the others' work.
 """
 
 from __future__ import annotations
@@ -25,13 +23,11 @@ RunGroup = Callable[[Sequence[T]], Awaitable[Sequence[R | BaseException]]]
 class GroupRunner(Generic[T, R]):
     """Coalesces concurrent `submit`s into groups of at most `max_group` items."""
 
-    def __init__(self, run: RunGroup[T, R], *, max_group: int = 64,
-                 on_idle: Callable[[], None] | None = None) -> None:
+    def __init__(self, run: RunGroup[T, R], *, max_group: int = 64) -> None:
         if max_group < 1:
             raise ValueError("max_group must be at least 1")
         self._run = run
         self._max_group = max_group
-        self._on_idle = on_idle
         self._queue: list[tuple[T, asyncio.Future[R]]] = []
         self._running: asyncio.Task[None] | None = None
 
@@ -59,8 +55,6 @@ class GroupRunner(Generic[T, R]):
         finally:
             if self._running is asyncio.current_task():
                 self._running = None
-            if self._on_idle is not None:
-                self._on_idle()
 
     async def _run_group(self, group: list[tuple[T, asyncio.Future[R]]]) -> None:
         try:

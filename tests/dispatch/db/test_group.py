@@ -95,35 +95,6 @@ async def test_stopping_the_runner_cancels_every_waiting_caller() -> None:
     assert work.groups == [[1]]
 
 
-async def test_the_runner_goes_idle_once_after_the_last_queued_group() -> None:
-    work = Recorder()
-    idle: list[int] = []
-    runner: GroupRunner[int, int] = GroupRunner(
-        work.run, max_group=2, on_idle=lambda: idle.append(len(work.groups)))
-    tasks = [asyncio.create_task(runner.submit(i)) for i in range(5)]
-    await asyncio.sleep(0)
-    work.release.set()
-    await asyncio.gather(*tasks)
-    assert idle == [3]  # not between the three groups: after the last
-    assert await runner.submit(7) == 70
-    assert idle == [3, 4]
-
-
-async def test_a_stopped_runner_goes_idle() -> None:
-    work = Recorder()  # never released
-    idle: list[bool] = []
-    runner: GroupRunner[int, int] = GroupRunner(work.run, on_idle=lambda: idle.append(True))
-    running = asyncio.create_task(runner.submit(1))
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
-    assert work.groups == [[1]]  # the group is in the work
-    assert runner._running is not None
-    runner._running.cancel()
-    await asyncio.wait([running], timeout=5)
-    assert running.cancelled()
-    assert idle == [True]
-
-
 @pytest_asyncio.fixture
 async def engine(make_settings: Callable[..., Settings]) -> AsyncIterator[AsyncEngine]:
     settings = make_settings()
@@ -167,18 +138,6 @@ async def test_concurrent_runs_each_learn_whether_their_own_row_went_in(
     assert again == [False] * 3 + [True] * 3
     assert await _stored(engine) == {**{f"r{i}": i for i in range(6)},
                                      **{f"r{i}": 100 + i for i in range(6, 9)}}
-
-
-async def test_a_burst_of_groups_gives_its_connection_back_to_the_pool(
-    engine: AsyncEngine,
-) -> None:
-    async with engine.begin() as conn:
-        await conn.run_sync(_ROWS.metadata.create_all)
-    for burst in range(3):
-        values = [{"id": f"r{burst}-{i}", "n": i} for i in range(40)]
-        assert await _run_all(engine, values) == [True] * 40
-        assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
-    assert len(await _stored(engine)) == 120
 
 
 async def test_runs_of_the_same_row_in_one_group_see_one_winner(engine: AsyncEngine) -> None:
