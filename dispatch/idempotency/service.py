@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, delete, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
 
-from dispatch.db.atomic import Step, insert_if, insert_values
+from dispatch.db.atomic import Step, insert_if, insert_values, upsert_values
 from dispatch.db.base import dialect_of, table, utcnow
 from dispatch.errors import IdempotencyInFlight, IdempotencyKeyReused
 from dispatch.idempotency.models import (
@@ -70,13 +70,15 @@ def _claim_step(dialect: str) -> Step:
 
 
 @functools.cache
-def _complete_step() -> Step:
-    return Step.of(complete_statement())
+def _complete_step(dialect: str) -> Step:
+    # Outside a create, a second completion of the key (an attempt that outlived its lock,
+    # and the one that took over) replaces the first's response rather than failing.
+    return Step.of(upsert_values(dialect, table(IdempotencyResponseRow), _RESPONSE))
 
 
 def complete_statement() -> Insert:
     """A statement storing the response (binds `stored_status`, `stored_body`), to run with
-    the work it describes."""
+    the work it describes (a second one for the key fails, as the work's own rows do)."""
     return insert_values(table(IdempotencyResponseRow), _RESPONSE)
 
 
@@ -122,7 +124,7 @@ async def claim(session: AsyncSession, *, scope: Scope, resource_id: str, lock_s
 
 async def complete(session: AsyncSession, *, scope: Scope, response: StoredResponse) -> None:
     """Store the response, in the same transaction as the work it describes."""
-    step = _complete_step()
+    step = _complete_step(dialect_of(session))
     await session.execute(step.statement, step.bind({
         **_scope_values(scope), "stored_status": response.status_code,
         "stored_body": response.body}))

@@ -78,3 +78,28 @@ def test_purging_forgets_expired_keys_with_their_responses_and_nothing_else(
     make_settings: Callable[..., Settings], keys: list[tuple[bool, bool]],
 ) -> None:
     asyncio.run(_case(make_settings(), keys))
+
+
+async def _complete_twice(config: Settings) -> tuple[str, StoredResponse | None]:
+    engine = create_engine(config)
+    await migrate(engine, schema=config.database_schema)
+    db = session_factory(engine)
+    try:
+        async with db.begin() as session:
+            await idempotency.claim(session, scope=_scope(0), resource_id="res_0", lock_s=60,
+                                    ttl_s=86_400)
+        for status in (200, 201):  # the attempt that outlived its lock, and the one after
+            async with db.begin() as session:
+                await idempotency.complete(session, scope=_scope(0),
+                                           response=StoredResponse(status, "{}"))
+        async with db.begin() as session:
+            return await idempotency.claim(session, scope=_scope(0), resource_id="new",
+                                           lock_s=60, ttl_s=86_400)
+    finally:
+        await engine.dispose()
+
+
+def test_a_second_completion_of_a_key_replaces_the_stored_response(
+    make_settings: Callable[..., Settings],
+) -> None:
+    assert asyncio.run(_complete_twice(make_settings())) == ("res_0", StoredResponse(201, "{}"))
