@@ -26,7 +26,9 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import ColumnElement, Dialect, Table, bindparam, insert, null, select
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.sql import visitors
@@ -62,13 +64,25 @@ def insert_values(table: Table, sources: Mapping[str, Source]) -> Insert:
     return insert(table).values({c: _value(table, c, s) for c, s in sources.items()})
 
 
+def _dialect_insert(dialect: str, table: Table) -> PgInsert | SqliteInsert:
+    return pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+
+
 def insert_if(dialect: str, table: Table, sources: Mapping[str, Source],
               gate: ColumnElement[bool]) -> Insert:
     """`INSERT … SELECT sources WHERE gate ON CONFLICT DO NOTHING`: a row only if `gate` holds
     and the row is new."""
-    make = pg_insert if dialect == "postgresql" else sqlite_insert
     row = select(*(_value(table, c, s).label(c) for c, s in sources.items())).where(gate)
-    return make(table).from_select(list(sources), row).on_conflict_do_nothing()
+    return _dialect_insert(dialect, table).from_select(list(sources), row).on_conflict_do_nothing()
+
+
+def upsert_values(dialect: str, table: Table, sources: Mapping[str, Source]) -> Insert:
+    """`INSERT … VALUES (sources)`, or, if the primary key is taken, set the other columns."""
+    statement = _dialect_insert(dialect, table).values(
+        {c: _value(table, c, s) for c, s in sources.items()})
+    keys = [column.name for column in table.primary_key]
+    return statement.on_conflict_do_update(index_elements=keys, set_={
+        c: statement.excluded[c] for c in sources if c not in keys})
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,11 @@
-"""The idempotency-key row: who used which key on which endpoint, and what they got."""
+"""The idempotency-key rows: who used which key on which endpoint, and what they got.
+
+The key row is written when a request claims the key, before its work; the response row
+with the work, when the request is done. They are two rows rather than one row updated
+because PostgreSQL inserts a row for less than it updates one: the update wrote a second
+version of the key row (and, as the stored response made it grow, often new index
+entries), and it was the dearest of a create's row writes.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +19,7 @@ from dispatch.db.base import Base, UTCDateTime
 
 
 class IdempotencyRow(Base):
-    """A key in flight (`status_code` None) or done (the stored first response)."""
+    """A key, in flight until its `IdempotencyResponseRow` exists."""
 
     __tablename__ = "idempotency_keys"
     __table_args__ = (Index("ix_idempotency_keys_expires_at", "expires_at"),)
@@ -25,10 +32,20 @@ class IdempotencyRow(Base):
     # reuses it (and with it every provider idempotency key derived from it).
     resource_id: Mapped[str] = mapped_column(String(40))
     locked_until: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    status_code: Mapped[int | None] = mapped_column(Integer)
-    response_body: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class IdempotencyResponseRow(Base):
+    """The first response to a key, stored with the work; it goes when its key goes."""
+
+    __tablename__ = "idempotency_responses"
+
+    owner: Mapped[str] = mapped_column(String(40), primary_key=True)
+    endpoint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    status_code: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
 
 
 @dataclass(frozen=True, slots=True)

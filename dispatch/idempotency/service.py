@@ -1,4 +1,7 @@
-"""Claim a key before doing the work, store the response with the work, replay it after."""
+"""Claim a key before doing the work, store the response with the work, replay it after.
+
+A key is in flight while it has no response row (`IdempotencyResponseRow`), done once it has.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +10,27 @@ import functools
 import hashlib
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, select, true, update
+from sqlalchemy import ColumnElement, delete, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.dml import Insert, Update
+from sqlalchemy.sql.dml import Insert
 
-from dispatch.db.atomic import Step, insert_if, param
+from dispatch.db.atomic import Step, insert_if, insert_values, upsert_values
 from dispatch.db.base import dialect_of, table, utcnow
 from dispatch.errors import IdempotencyInFlight, IdempotencyKeyReused
-from dispatch.idempotency.models import IdempotencyRow, Scope, StoredResponse
+from dispatch.idempotency.models import (
+    IdempotencyResponseRow,
+    IdempotencyRow,
+    Scope,
+    StoredResponse,
+)
 
 REPLAY_HEADER = "Idempotent-Replayed"
 # The bind parameters of a claim, per column (one name is one value in a combined statement).
 _CLAIM = {"owner": "key_owner", "endpoint": "key_endpoint", "key": "idempotency_key",
           "request_hash": "request_hash", "resource_id": "resource_id",
-          "locked_until": "locked_until", "status_code": None, "response_body": None,
-          "created_at": "now", "expires_at": "expires_at"}
+          "locked_until": "locked_until", "created_at": "now", "expires_at": "expires_at"}
+_RESPONSE = {"owner": "key_owner", "endpoint": "key_endpoint", "key": "idempotency_key",
+             "status_code": "stored_status", "body": "stored_body"}
 
 
 def request_hash(body: bytes) -> str:
@@ -29,15 +38,9 @@ def request_hash(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def _pk(scope: Scope) -> tuple[ColumnElement[bool], ...]:
-    return (IdempotencyRow.owner == scope.owner, IdempotencyRow.endpoint == scope.endpoint,
-            IdempotencyRow.key == scope.key)
-
-
-def _bound_pk() -> tuple[ColumnElement[bool], ...]:
-    return (IdempotencyRow.owner == param("key_owner"),
-            IdempotencyRow.endpoint == param("key_endpoint"),
-            IdempotencyRow.key == param("idempotency_key"))
+def _pk(row: type[IdempotencyRow | IdempotencyResponseRow], scope: Scope
+        ) -> tuple[ColumnElement[bool], ...]:
+    return row.owner == scope.owner, row.endpoint == scope.endpoint, row.key == scope.key
 
 
 def _scope_values(scope: Scope) -> dict[str, str]:
@@ -47,7 +50,7 @@ def _scope_values(scope: Scope) -> dict[str, str]:
 
 def claim_values(*, scope: Scope, resource_id: str, lock_s: float, ttl_s: int,
                  now: dt.datetime) -> dict[str, Any]:
-    """The bind values of `claim_if`, `claimed` and `complete_statement` for this attempt."""
+    """The bind values of `claim_if` and `complete_statement` for this attempt."""
     return {**_scope_values(scope),
             "request_hash": scope.request_hash, "resource_id": resource_id,
             "locked_until": now + dt.timedelta(seconds=lock_s), "now": now,
@@ -67,20 +70,16 @@ def _claim_step(dialect: str) -> Step:
 
 
 @functools.cache
-def _complete_step() -> Step:
-    return Step.of(complete_statement())
+def _complete_step(dialect: str) -> Step:
+    # Outside a create, a second completion of the key (an attempt that outlived its lock,
+    # and the one that took over) replaces the first's response rather than failing.
+    return Step.of(upsert_values(dialect, table(IdempotencyResponseRow), _RESPONSE))
 
 
-def claimed() -> ColumnElement[bool]:
-    """True once the key is held with this attempt's resource id (after `claim_if`)."""
-    return exists().where(*_bound_pk(), IdempotencyRow.resource_id == param("resource_id"))
-
-
-def complete_statement() -> Update:
+def complete_statement() -> Insert:
     """A statement storing the response (binds `stored_status`, `stored_body`), to run with
-    the work it describes."""
-    return update(IdempotencyRow).where(*_bound_pk()).values(
-        status_code=param("stored_status"), response_body=param("stored_body"))
+    the work it describes (a second one for the key fails, as the work's own rows do)."""
+    return insert_values(table(IdempotencyResponseRow), _RESPONSE)
 
 
 async def claim(session: AsyncSession, *, scope: Scope, resource_id: str, lock_s: float,
@@ -100,16 +99,20 @@ async def claim(session: AsyncSession, *, scope: Scope, resource_id: str, lock_s
     if inserted is not None:
         return inserted, None
     row = (await session.execute(
-        select(IdempotencyRow).where(*_pk(scope)).with_for_update())).scalar_one()
+        select(IdempotencyRow).where(*_pk(IdempotencyRow, scope)).with_for_update())
+    ).scalar_one()
     if row.expires_at <= now:  # an expired key is a new key
-        await session.execute(delete(IdempotencyRow).where(*_pk(scope)))
+        await _forget(session, scope)
         await session.execute(insert.statement, insert.bind(values))
         return resource_id, None
     if row.request_hash != scope.request_hash:
         raise IdempotencyKeyReused("this Idempotency-Key was used with a different request",
                                    field="Idempotency-Key")
-    if row.status_code is not None and row.response_body is not None:
-        return row.resource_id, StoredResponse(row.status_code, row.response_body)
+    done = (await session.execute(select(
+        IdempotencyResponseRow.status_code, IdempotencyResponseRow.body).where(
+        *_pk(IdempotencyResponseRow, scope)))).one_or_none()
+    if done is not None:
+        return row.resource_id, StoredResponse(done.status_code, done.body)
     if row.locked_until > now:
         wait_s = max(1, int((row.locked_until - now).total_seconds()))
         raise IdempotencyInFlight("a request with this Idempotency-Key is in progress",
@@ -121,14 +124,26 @@ async def claim(session: AsyncSession, *, scope: Scope, resource_id: str, lock_s
 
 async def complete(session: AsyncSession, *, scope: Scope, response: StoredResponse) -> None:
     """Store the response, in the same transaction as the work it describes."""
-    step = _complete_step()
+    step = _complete_step(dialect_of(session))
     await session.execute(step.statement, step.bind({
         **_scope_values(scope), "stored_status": response.status_code,
         "stored_body": response.body}))
 
 
+async def _forget(session: AsyncSession, scope: Scope) -> None:
+    for row in (IdempotencyResponseRow, IdempotencyRow):
+        await session.execute(delete(row).where(*_pk(row, scope)))
+
+
+def _keys(row: type[IdempotencyRow | IdempotencyResponseRow]) -> ColumnElement[Any]:
+    return tuple_(row.owner, row.endpoint, row.key)
+
+
 async def purge_expired(session: AsyncSession, *, now: dt.datetime | None = None) -> int:
-    """Forget keys past their expiry; how many."""
-    result = await session.execute(
-        delete(IdempotencyRow).where(IdempotencyRow.expires_at <= (now or utcnow())))
+    """Forget keys past their expiry, and their responses; how many keys."""
+    expired = IdempotencyRow.expires_at <= (now or utcnow())
+    await session.execute(delete(IdempotencyResponseRow).where(_keys(IdempotencyResponseRow).in_(
+        select(IdempotencyRow.owner, IdempotencyRow.endpoint, IdempotencyRow.key).where(
+            expired))))
+    result = await session.execute(delete(IdempotencyRow).where(expired))
     return int(result.rowcount)  # type: ignore[attr-defined]

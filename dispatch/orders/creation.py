@@ -1,12 +1,15 @@
-"""Creating an order: claim the key and record the authorisation, call the provider, then
-write the order, its payment, its event, the call's completion and the stored response.
+"""Creating an order: claim the key (or, without one, record the authorisation), call the
+provider, then write the order, its payment, its event and the stored response.
 
 Both steps are atomic, and on PostgreSQL each is one statement (`dispatch.db.atomic`), run
 for all the creates arriving meanwhile in one transaction (group commit: `run_grouped`). The
-authorisation's idempotency key (derived from the order id kept with the claimed key) is
-stored before the provider is called, so a retry after a crash reuses it and money moves
-once. When the fast claim takes nothing (the key exists, or the merchant is unknown),
-`_claim_again` decides between a replay, 409, 422 and taking over a dead attempt.
+authorisation's idempotency key is derived from the order id, which the claimed key row
+holds: that row is committed before the provider is called, so a retry after a crash takes
+over with the same order id, hence the same provider key, and money moves once. A create
+without a key has no such row, so it records the call in `provider_calls` before calling and
+marks it applied with the write. When the fast claim takes nothing (the key exists, or the
+merchant is unknown), `_claim_again` decides between a replay, 409, 422 and taking over a
+dead attempt.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 import orjson
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.dml import Insert
 
 from dispatch.db import atomic
 from dispatch.db.base import new_id, table, utcnow
@@ -63,43 +67,35 @@ def locate(areas: ServiceAreas, data: CreateOrderIn) -> str:
     return region
 
 
-# Groups take the keys' row locks in this order (a claim returns its call's key).
+# Groups take the keys' row locks in this order (a claim returns the order id; a record
+# without a key, its call's key, which is derived from the order id).
 _LOCK_ORDER = ("key_owner", "key_endpoint", "idempotency_key", "call_key")
 
 
 @dataclass(frozen=True)
 class _Statements:
-    claim: atomic.Grouped  # take the key and record the call, if the merchant is active
+    claim: atomic.Grouped  # take the key, if the merchant is active
     record: atomic.Grouped  # record the call (no key), if the merchant is active
-    write: atomic.Grouped  # order, payment, event, call applied, response stored
-    write_unkeyed: atomic.Grouped  # the same without a key
+    write: atomic.Grouped  # order, payment, event, response stored
+    write_unkeyed: atomic.Grouped  # order, payment, event, call applied
 
 
 @functools.cache
 def _statements(dialect: str) -> _Statements:
     merchant = exists().where(UserRow.id == atomic.param("merchant_id"),
                               UserRow.role == "merchant", UserRow.active)
-    claim = idempotency.claim_if(dialect, merchant)
-    claimed: atomic.Steps
-    if dialect == "postgresql":  # record the call only if the claim (a CTE) took the key
-        claimed = atomic.together(dialect, payments.record_call_if(
-            dialect, exists(claim.cte("claim").select())))
-    else:
-        claimed = atomic.together(dialect, claim, payments.record_call_if(
-            dialect, idempotency.claimed()))
     writes = (atomic.insert_values(table(OrderRow), _ORDER), payments.payment_insert(),
-              event_insert(), payments.call_done_statement())
-    def claiming(steps: atomic.Steps) -> atomic.Grouped:
-        return atomic.Grouped(steps, returned="call_key", lock_order=_LOCK_ORDER)
+              event_insert())
 
-    def writing(steps: atomic.Steps) -> atomic.Grouped:
-        return atomic.Grouped(steps, returned=None, lock_order=_LOCK_ORDER)
+    def grouped(returned: str | None, first: Insert, *rest: atomic.Dml) -> atomic.Grouped:
+        return atomic.Grouped(atomic.together(dialect, first, *rest), returned=returned,
+                              lock_order=_LOCK_ORDER)
 
     return _Statements(
-        claim=claiming(claimed),
-        record=claiming(atomic.together(dialect, payments.record_call_if(dialect, merchant))),
-        write=writing(atomic.together(dialect, *writes, idempotency.complete_statement())),
-        write_unkeyed=writing(atomic.together(dialect, *writes)))
+        claim=grouped("resource_id", idempotency.claim_if(dialect, merchant)),
+        record=grouped("call_key", payments.record_call_if(dialect, merchant)),
+        write=grouped(None, *writes, idempotency.complete_statement()),
+        write_unkeyed=grouped(None, *writes, payments.call_done_statement()))
 
 
 def _ids(order_id: str) -> dict[str, str]:
@@ -135,7 +131,7 @@ async def _check_merchant(session: AsyncSession, merchant_id: str) -> None:
 
 async def _claim_again(params: CreateParams, values: dict[str, Any], scope: Scope | None
                        ) -> StoredResponse | None:
-    """The slow claim, in one transaction: the merchant, the key, then the call's record."""
+    """The slow claim, in one transaction: the merchant, then the key (or the call's record)."""
     async with params.db.begin() as session:
         await _check_merchant(session, values["merchant_id"])
         if scope is not None:
@@ -145,9 +141,10 @@ async def _claim_again(params: CreateParams, values: dict[str, Any], scope: Scop
             if replay is not None:
                 return replay
             values |= _ids(order_id)  # a takeover continues with the first attempt's ids
-        await payments.record_call(session, key=values["call_key"],
-                                   payment_id=values["payment_id"], action="authorise",
-                                   amount_minor=values["amount_minor"])
+        else:
+            await payments.record_call(session, key=values["call_key"],
+                                       payment_id=values["payment_id"], action="authorise",
+                                       amount_minor=values["amount_minor"])
     return None
 
 

@@ -33,7 +33,9 @@ class OrderRow(Base):
               sqlite_where=text("state = 'pending_dispatch'")),
         Index("ix_orders_customer", "customer_id", "created_at"),
         Index("ix_orders_merchant", "merchant_id", "created_at"),
-        Index("ix_orders_rider", "rider_id"),
+        # Every query names a rider, and a new order has none: it needs no entry.
+        Index("ix_orders_rider", "rider_id", postgresql_where=text("rider_id IS NOT NULL"),
+              sqlite_where=text("rider_id IS NOT NULL")),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

@@ -1,5 +1,6 @@
 """Order creation when the process dies after the provider answered and before the write:
-the authorisation's key was stored first, so a retry reuses it and money moves once."""
+the authorisation's key was durable first (derived from the claimed key row's order id, or
+recorded in `provider_calls` without a key), so a retry reuses it and money moves once."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from dispatch.config import Settings
 from dispatch.db.engine import create_engine, session_factory
 from dispatch.db.migrate import migrate
 from dispatch.errors import IdempotencyInFlight
-from dispatch.idempotency.models import IdempotencyRow, Scope
+from dispatch.idempotency.models import IdempotencyResponseRow, IdempotencyRow, Scope
 from dispatch.orders.areas import load_areas
 from dispatch.orders.models import CreateOrderIn, OrderRow
 from dispatch.orders.service import CreateParams, create_order
@@ -82,6 +83,10 @@ async def test_a_retry_after_the_crash_reuses_the_authorisation_and_moves_money_
     with pytest.raises(Crash):
         await create_order(params=params, customer_id="usr_c", data=_order(), scope=SCOPE)
     assert await _rows(params, OrderRow) == []
+    # What was committed before the call: the key row, whose order id the call's key is made of.
+    [claimed] = await _rows(params, IdempotencyRow)
+    assert await _rows(params, IdempotencyResponseRow) == []  # in flight
+    assert list(sandbox.results) == [f"pay_{claimed.resource_id.removeprefix('ord_')}.authorise"]
     with pytest.raises(IdempotencyInFlight):  # the dead attempt's lock has not lapsed yet
         await create_order(params=params, customer_id="usr_c", data=_order(), scope=SCOPE)
     await asyncio.sleep(params.lock_s)
@@ -91,10 +96,10 @@ async def test_a_retry_after_the_crash_reuses_the_authorisation_and_moves_money_
     [key] = await _rows(params, IdempotencyRow)
     [order] = await _rows(params, OrderRow)
     [payment] = await _rows(params, PaymentRow)
-    [call] = await _rows(params, ProviderCallRow)
-    assert order.id == key.resource_id  # the first attempt's order id, hence its provider key
+    assert order.id == key.resource_id == claimed.resource_id  # the first attempt's order id
     assert sandbox.moves == 1 and list(sandbox.charges) == [payment.provider_ref]
-    assert call.key == f"{payment.id}.authorise" and call.completed_at is not None
+    assert list(sandbox.results) == [f"{payment.id}.authorise"]  # both calls used one key
+    assert await _rows(params, ProviderCallRow) == []  # the key row was the call's record
 
 
 async def test_without_a_key_the_call_is_on_record_before_it_is_made(
