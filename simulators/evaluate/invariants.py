@@ -3,11 +3,10 @@
 Each check re-derives what the MDRP rules demand from the instance and the trips
 alone and returns a message for every breach; an empty list means the run kept
 every rule. Every leg is timed from where the courier was, its first leg from its
-shift's start or its previous trip's end, so a trip cut short (a courier taken off
-food it waited or rode for, stopping at a restaurant or mid-ride) is checked like
-any other: its stop must be exactly the travel time away, and the next trip leaves
-from there. Since ``ceil`` of a sum is at most the sum of ``ceil``s, a ride cut at
-a point never reaches anywhere sooner than riding straight would.
+shift's start or its previous trip's end (checked before 26 Nov 2026 only from a
+trip's first stop on), so a trip cut short (a courier taken off food it waited for,
+or stopped by its shift's end) is checked like any other: it must end at its last
+stop, and the next trip leaves from there.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from geo.travel import TravelModel
 from simulators.instances import DayOrder, Rules
 from simulators.replay.policies import Proposal
 from simulators.replay.ready import ReadyBoard
-from simulators.replay.trips import Hold
+from simulators.replay.trips import Visit
 
 Verdict = Literal["commit", "release", "keep"]
 
@@ -126,8 +126,8 @@ def should_commit(start_by_s: float, now_s: float, commit_ahead_s: float) -> boo
     return start_by_s <= now_s + commit_ahead_s
 
 
-def waiting_verdict(proposal: Proposal, held: Mapping[str, Hold]) -> Verdict:
-    """What a due `proposal` does, given the couriers bound for food not ready (`held`).
+def waiting_verdict(proposal: Proposal, waiting: Mapping[str, Visit]) -> Verdict:
+    """What a due `proposal` does, given the couriers waiting for food (`waiting`).
 
     ``"keep"`` when it touches an order a courier waits for: the plan stands, since
     handing those orders to another courier, or to the same one again, only adds
@@ -136,6 +136,6 @@ def waiting_verdict(proposal: Proposal, held: Mapping[str, Hold]) -> Verdict:
     committed. ``"commit"`` otherwise.
     """
     taken = {oid for kind, oid in proposal.stops if kind == "pickup"}
-    if any(taken & set(hold.pickup.order_ids) for hold in held.values()):
+    if any(taken & set(visit.order_ids) for visit in waiting.values()):
         return "keep"
-    return "release" if proposal.rider_id in held else "commit"
+    return "release" if proposal.rider_id in waiting else "commit"

@@ -33,7 +33,7 @@ from simulators.replay.commit import (
 from simulators.replay.fleet import Fleet
 from simulators.replay.policies import Policy, PolicyTuning, Proposal, make_policy
 from simulators.replay.ready import ReadyBoard
-from simulators.replay.trips import Hold, Trip, play_trip
+from simulators.replay.trips import Trip, Visit, play_trip
 
 
 @dataclass(frozen=True)
@@ -70,9 +70,6 @@ class ReplayConfig:
         yet to the batch again, with the orders it waits for: if the batch gives it
         other work, or its orders to another courier, it is taken off that trip
         (see `simulators.replay.commit`). `None`: never.
-    replan_riding
-        With `release_idle_share`, also offer couriers still riding to food not
-        ready yet, free where they can turn at the next whole minute of their ride.
     """
 
     policy: str = "full"
@@ -86,7 +83,6 @@ class ReplayConfig:
     tuning: PolicyTuning = field(default_factory=PolicyTuning)
     arrival: ArrivalRule = field(default_factory=ArrivalRule)
     release_idle_share: float | None = 0.1
-    replan_riding: bool = False
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.batch_interval_s) or self.batch_interval_s <= 0:
@@ -182,9 +178,9 @@ class Replay:
         self.board.observe_fleet(self.fleet.on_s, self.fleet.off_s, self.fleet.free_s, now)
         share = self.config.release_idle_share
         release = not self.board.known and share is not None and self.board.idle <= share
-        held = self.fleet.holds(now, self.config.replan_riding) if release else {}
+        waiting = self.fleet.waiting(now) if release else {}
         riders = self.fleet.available(now, self.config.rider_lookahead_s, self.board,
-                                      self.config.tuning.max_bundle_size, held)
+                                      self.config.tuning.max_bundle_size, waiting)
         if not riders:
             return
         specs = self._order_specs(now)
@@ -192,18 +188,18 @@ class Replay:
             return
         specs += [order_spec(self.orders[oid], self.board, now, frozenset(), self.floors[oid],
                              waited=True)
-                  for hold in held.values() for oid in hold.pickup.order_ids]
+                  for visit in waiting.values() for oid in visit.order_ids]
         t0 = time.perf_counter()
         answer = self.policy(specs, riders, now)
         self.batch_wall.append(time.perf_counter() - t0)
         chosen = [self.fleet.spec(p.rider_id) for p in answer]
         starts = must_start_by(answer, chosen, self.orders, self.board, self.instance.rules,
                                self.travel, now)
-        # Held couriers first: the orders of those taken off their trips are free
+        # Waiting couriers first: the orders of those taken off their trips are free
         # for the proposals after them.
-        order = sorted(range(len(answer)), key=lambda k: answer[k].rider_id not in held)
+        order = sorted(range(len(answer)), key=lambda k: answer[k].rider_id not in waiting)
         for k in order:
-            self._maybe_commit(answer[k], starts[k], now, held)
+            self._maybe_commit(answer[k], starts[k], now, waiting)
 
     def _order_specs(self, now: float) -> list[OrderSpec]:
         """The pending orders whose food is ready (as seen) within the horizon, as specs.
@@ -225,22 +221,22 @@ class Replay:
         return specs
 
     def _maybe_commit(
-        self, proposal: Proposal, start_by: float, now: float, held: dict[str, Hold]
+        self, proposal: Proposal, start_by: float, now: float, waiting: dict[str, Visit]
     ) -> None:
         """Commit `proposal` if its courier must leave (by `start_by`) before the next batch.
 
-        A held courier given other work is taken off its trip first (`held` loses
-        it); a proposal touching food a held courier is bound for is not committed.
+        A waiting courier given other work is taken off its trip first (`waiting`
+        loses it); a proposal touching food a courier waits for is not committed.
         """
         if not should_commit(start_by, now, self.config.ahead_s):
             self.due_s = min(self.due_s, start_by - self.config.ahead_s)
             return
-        verdict = waiting_verdict(proposal, held)
+        verdict = waiting_verdict(proposal, waiting)
         if verdict == "keep":
             return
         if verdict == "release":
             courier = proposal.rider_id
-            for oid in self.fleet.release(courier, held.pop(courier)).released:
+            for oid in self.fleet.release(courier, waiting.pop(courier), now).released:
                 self.pending[oid] = frozenset()
         stops = [(kind, self.orders[oid]) for kind, oid in proposal.stops]
         trip = play_trip(self.fleet.leg(proposal.rider_id, now), stops, self.instance.rules,

@@ -5,10 +5,9 @@ the end of its last trip, at that trip's last stop. With ready times estimated,
 a trip whose pickup has not happened yet ends, in the dispatcher's eyes, when it
 would with the estimated ready time instead of the true one.
 
-A courier waiting at a restaurant for food not ready yet, or riding to food not
-ready yet, can be offered to the optimizer again (`holds`, then `release` if it
-is given other work): it is seen free now where it waits, or where it can turn
-at the next whole minute of its ride.
+A courier waiting at a restaurant for food not ready yet can be offered to the
+optimizer again (`waiting`, then `release` if it is given other work): it is
+seen free now, where it waits.
 """
 
 from __future__ import annotations
@@ -20,16 +19,7 @@ import numpy as np
 from dispatch.optimizer.core import RiderSpec
 from simulators.instances import DayCourier, DayOrder, Instance
 from simulators.replay.ready import ReadyBoard
-from simulators.replay.trips import (
-    Hold,
-    Leg,
-    Trip,
-    cut_trip,
-    ride_stop,
-    riding_pickup,
-    wait_stop,
-    waiting_pickup,
-)
+from simulators.replay.trips import Leg, Trip, Visit, cut_at_wait, waiting_pickup
 
 
 class Fleet:
@@ -45,10 +35,8 @@ class Fleet:
         self.lng = np.array([c.lng for c in self.couriers], dtype=np.float64)
         self.trips: list[Trip] = []
         self._last_trip: dict[int, int] = {}  # courier index -> its last trip's index in trips
-        self._start: dict[int, tuple[float, float]] = {}  # courier index -> where it started
         self._orders: dict[str, DayOrder] = {o.order_id: o for o in instance.orders}
         self._half_pickup = instance.rules.pickup_service_s / 2
-        self._travel = instance.rules.travel()
         # The spec last handed out per courier, and the availability it was made for
         # (NaN: none, or the courier's state changed since).
         self._specs: list[RiderSpec | None] = [None] * len(self.couriers)
@@ -65,47 +53,32 @@ class Fleet:
         """Append a committed trip: the courier is next free at its end."""
         i = self.index[trip.courier_id]
         self._last_trip[i] = len(self.trips)
-        self._start[i] = (float(self.lat[i]), float(self.lng[i]))
         self.trips.append(trip)
         self.free_s[i] = trip.end_s
         self.lat[i], self.lng[i] = trip.end_lat, trip.end_lng
         self._spec_s[i] = np.nan
 
-    def holds(self, now_s: float, riding: bool = False) -> dict[str, Hold]:
-        """Couriers bound for food not ready by `now_s` that a batch may re-plan.
+    def waiting(self, now_s: float) -> dict[str, Visit]:
+        """Couriers waiting at a restaurant for food not ready by `now_s`, with that pickup.
 
-        Those waiting at the restaurant, and with `riding` those still riding to it.
-        Only a courier's last trip qualifies: a later trip would start after it.
+        Only a courier's last trip can be waiting: a later trip would start after it.
         """
-        holds = {}
+        waiting = {}
         for i in np.flatnonzero(self.free_s > now_s).tolist():
             k = self._last_trip.get(i)
-            if k is None:
-                continue
-            hold = self._hold(i, self.trips[k], now_s, riding)
-            if hold is not None:
-                holds[self.couriers[i].courier_id] = hold
-        return holds
+            visit = None if k is None else waiting_pickup(self.trips[k], now_s, self._half_pickup)
+            if visit is not None:
+                waiting[self.couriers[i].courier_id] = visit
+        return waiting
 
-    def _hold(self, i: int, trip: Trip, now_s: float, riding: bool) -> Hold | None:
-        """Courier `i`'s hold on `trip` at `now_s`, if it waits for (or rides to) unready food."""
-        visit = waiting_pickup(trip, now_s, self._half_pickup)
-        if visit is not None:
-            return Hold(visit, wait_stop(visit, now_s))
-        visit = riding_pickup(trip, now_s) if riding else None
-        if visit is None or all(self._orders[o].ready_s <= now_s for o in visit.order_ids):
-            return None  # the merchant has marked the food ready: nothing to re-plan
-        stop = ride_stop(trip, self._start[i], now_s, self._travel, self.couriers[i].vehicle)
-        return None if stop is None else Hold(visit, stop)
-
-    def release(self, courier_id: str, hold: Hold) -> Trip:
-        """Take a held courier off its trip: it is free at the hold's stop.
+    def release(self, courier_id: str, visit: Visit, now_s: float) -> Trip:
+        """Take a waiting courier off its trip at `now_s`: it is free where it waits.
 
         Returns the trip as cut (its `released` orders go back to the pool).
         """
         i = self.index[courier_id]
         k = self._last_trip[i]
-        cut = cut_trip(self.trips[k], hold.pickup, hold.stop)
+        cut = cut_at_wait(self.trips[k], visit, now_s)
         self.trips[k] = cut
         self.free_s[i] = cut.end_s
         self.lat[i], self.lng[i] = cut.end_lat, cut.end_lng
@@ -114,17 +87,17 @@ class Fleet:
 
     def available(
         self, now_s: float, lookahead_s: float, board: ReadyBoard, capacity: int,
-        held: Mapping[str, Hold] | None = None,
+        waiting: Mapping[str, Visit] | None = None,
     ) -> list[RiderSpec]:
         """Couriers on shift (or starting soon) that the dispatcher sees free by now + lookahead.
 
         Each is a `RiderSpec` free at the end of its committed trips, at their last
         stop; specs are kept until the courier's state (or its estimate) changes.
-        Couriers in `held` are seen free at their hold's stop.
+        Couriers in `waiting` are seen free now, where they wait.
         """
         horizon = now_s + lookahead_s
         on_shift = (self.on_s <= horizon) & (self.off_s > now_s)
-        waits = [(self.index[c], h.stop) for c, h in (held or {}).items()]
+        waits = [(self.index[c], v) for c, v in (waiting or {}).items()]
         on_shift[[i for i, _ in waits]] = False  # seen below, where they wait
         idx = np.flatnonzero(on_shift)
         seen = self.free_s[idx]
@@ -138,9 +111,9 @@ class Fleet:
         for i, free in zip(idx[stale].tolist(), available[stale].tolist(), strict=True):
             self._specs[i] = self._new_spec(i, free, capacity, self.lat[i], self.lng[i])
             self._spec_s[i] = free
-        for i, stop in waits:
-            # Made afresh every batch (NaN key): free at the stop, not at its trip's end.
-            self._specs[i] = self._new_spec(i, stop.leave_s, capacity, stop.lat, stop.lng)
+        for i, visit in waits:
+            # Made afresh every batch (NaN key): free now, not at its trip's end.
+            self._specs[i] = self._new_spec(i, now_s, capacity, visit.lat, visit.lng)
             self._spec_s[i] = np.nan
         specs = self._specs
         return [specs[i] for i in [*idx.tolist(), *(i for i, _ in waits)]]  # type: ignore[misc]

@@ -9,18 +9,13 @@ not pick up after its shift ends: the orders of such a pickup (and of any later
 one in the trip) are released at ``max(arrival, shift end)`` for another courier,
 while what it already carries is still delivered.
 
-A courier waiting at a restaurant for food not ready yet, or riding to it, may be
-taken off its trip (`cut_trip`): the trip then ends where and when it is, as a
-shift-end release does, and its orders go back to the pool. A courier riding is
-cut at the point it reaches after a whole number of minutes of its ride
-(`ride_stop`), moving evenly over the leg's time, so the rules' travel time from
-its start to that point is exactly the minutes ridden and from there to anywhere
-no less than the rest of a straight ride.
+A courier waiting at a restaurant for food not ready yet may be taken off its
+trip (`cut_at_wait`): the trip then ends where and when it is, as a shift-end
+release does, and its orders go back to the pool.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -60,16 +55,6 @@ class Trip:
     def metres(self) -> float:
         """Distance travelled on the trip."""
         return sum(v.metres for v in self.visits)
-
-
-@dataclass(frozen=True)
-class Hold:
-    """A courier on its way to food not ready yet, which a batch may re-plan: the pickup it
-    is bound for, and the arrival it would stop at if taken off the trip (free from its
-    `leave_s`, at its place)."""
-
-    pickup: Visit
-    stop: Visit
 
 
 @dataclass(frozen=True)
@@ -153,55 +138,19 @@ def waiting_pickup(trip: Trip, now_s: float, half_pickup_s: float) -> Visit | No
     return None
 
 
-def wait_stop(visit: Visit, now_s: float) -> Visit:
-    """Where a courier waiting at `visit` stops if taken off its trip at `now_s`: right there."""
-    return Visit("arrival", (), visit.lat, visit.lng, visit.arrive_s, now_s, now_s, visit.metres)
+def cut_at_wait(trip: Trip, visit: Visit, now_s: float) -> Trip:
+    """`trip` ended at `now_s` where its courier waits at `visit`; the rest is released.
 
-
-def riding_pickup(trip: Trip, now_s: float) -> Visit | None:
-    """The trip's first pickup if its courier is riding to it at `now_s` (else None).
-
-    Only a first visit qualifies: the courier carries nothing yet.
-    """
-    first = trip.visits[0] if trip.visits else None
-    if first is None or first.kind != "pickup":
-        return None
-    return first if trip.depart_s < now_s < first.arrive_s else None
-
-
-def ride_stop(
-    trip: Trip, start: tuple[float, float], now_s: float, travel: TravelModel, vehicle: str,
-    step_s: float = 60.0,
-) -> Visit | None:
-    """Where a courier riding to `trip`'s first pickup from `start` can turn, from `now_s`.
-
-    It moves evenly along the straight leg over the leg's travel time and turns at
-    the next whole `step_s` of riding; None if it reaches the pickup first. The
-    stop is timed by the travel model from `start`, so the rules can check it.
-    """
-    first = trip.visits[0]
-    turn_s = trip.depart_s + step_s * math.ceil((now_s - trip.depart_s) / step_s)
-    if turn_s >= first.arrive_s:
-        return None
-    share = (turn_s - trip.depart_s) / (first.arrive_s - trip.depart_s)
-    lat = start[0] + share * (first.lat - start[0])
-    lng = start[1] + share * (first.lng - start[1])
-    arrive = trip.depart_s + float(travel.travel_s(start[0], start[1], lat, lng, vehicle))
-    at = max(arrive, turn_s)
-    return Visit("arrival", (), lat, lng, arrive, at, at,
-                 float(travel.distance_m(start[0], start[1], lat, lng)))
-
-
-def cut_trip(trip: Trip, visit: Visit, stop: Visit) -> Trip:
-    """`trip` ended at `stop` (an arrival) instead of going on to `visit`; the rest is released.
-
-    What was done before the visit stays; the courier's trip ends at the stop, and
-    the visit's orders and every later pickup's are released when it leaves it.
+    What was done before the visit stays; the visit becomes an arrival (no
+    pickup), and its orders and every later pickup's are released at `now_s`.
     """
     k = trip.visits.index(visit)
+    done = trip.visits[:k]
+    arrival = Visit("arrival", (), visit.lat, visit.lng, visit.arrive_s, now_s, now_s,
+                    visit.metres)
     released = tuple(oid for v in trip.visits[k:] if v.kind == "pickup" for oid in v.order_ids)
-    return Trip(trip.courier_id, trip.committed_s, trip.depart_s, (*trip.visits[:k], stop),
-                released + trip.released, stop.leave_s, stop.leave_s, stop.lat, stop.lng)
+    return Trip(trip.courier_id, trip.committed_s, trip.depart_s, (*done, arrival),
+                released + trip.released, now_s, now_s, visit.lat, visit.lng)
 
 
 def _place(kind: str, order: DayOrder) -> tuple[float, float]:

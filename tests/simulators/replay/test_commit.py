@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from simulators.replay.commit import waiting_verdict
 from simulators.replay.policies import Proposal
-from simulators.replay.trips import Hold, Visit
+from simulators.replay.trips import Visit
 
 
-def waits_for(*order_ids: str) -> Hold:
-    pickup = Visit("pickup", order_ids, 0.0, 0.0, 100.0, 900.0, 1020.0, 0.0)
-    return Hold(pickup, Visit("arrival", (), 0.0, 0.0, 100.0, 300.0, 300.0, 0.0))
+def waits_for(*order_ids: str) -> Visit:
+    return Visit("pickup", order_ids, 0.0, 0.0, 100.0, 900.0, 1020.0, 0.0)
 
 
 def proposal(rider: str, *order_ids: str) -> Proposal:

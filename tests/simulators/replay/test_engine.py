@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from simulators.evaluate import check_invariants, evaluate
 from simulators.instances import DayCourier, DayOrder, Instance
-from simulators.replay import POLICY_NAMES, ReplayConfig, ReplayResult, Trip, replay
+from simulators.replay import POLICY_NAMES, ReplayConfig, replay
 from tests.simulators.fixtures import MDRP_RULES, hand_day
 
 
@@ -114,68 +114,6 @@ def test_couriers_waiting_for_late_food_are_reassigned_only_when_allowed(
     for trip in cut:
         assert trip.visits[-1].kind == "arrival"
         assert trip.end_s == trip.release_s  # free where it waited, at once
-
-
-def rides_cut(day: Instance, result: ReplayResult) -> list[tuple[tuple[float, float], Trip]]:
-    """Trips cut mid-ride (a lone stop away from the restaurant ridden to, before the
-    shift's end), each with where its courier left from."""
-    couriers = {c.courier_id: c for c in day.couriers}
-    orders = {o.order_id: o for o in day.orders}
-    found = []
-    for cid, courier in couriers.items():
-        start = (courier.lat, courier.lng)
-        for trip in sorted((t for t in result.trips if t.courier_id == cid),
-                           key=lambda t: t.depart_s):
-            stop = trip.visits[-1] if trip.visits else None
-            if (stop is not None and len(trip.visits) == 1 and stop.kind == "arrival"
-                    and trip.release_s < courier.off_s):
-                bound = orders[trip.released[0]]
-                if (stop.lat, stop.lng) != (bound.pickup_lat, bound.pickup_lng):
-                    found.append((start, trip))
-            start = (trip.end_lat, trip.end_lng)
-    return found
-
-
-def assert_stopped_on_the_way(day: Instance, start: tuple[float, float], trip: Trip) -> None:
-    """The stop lies on the straight ride to the restaurant, whole minutes from departure."""
-    stop = trip.visits[-1]
-    bound = {o.order_id: o for o in day.orders}[trip.released[0]]
-    ride = (bound.pickup_lat - start[0], bound.pickup_lng - start[1])
-    done = (stop.lat - start[0], stop.lng - start[1])
-    assert abs(ride[0] * done[1] - ride[1] * done[0]) <= 1e-6 * (1 + abs(ride[0]) + abs(ride[1]))
-    share = (done[0] * ride[0] + done[1] * ride[1]) / (ride[0] ** 2 + ride[1] ** 2)
-    assert 0.0 < share < 1.0
-    assert (stop.arrive_s - trip.depart_s) % 60.0 == 0.0
-    assert stop.leave_s == trip.end_s == trip.release_s
-
-
-@pytest.mark.parametrize("riding", [False, True])
-def test_couriers_riding_to_late_food_are_reassigned_only_when_allowed(riding: bool) -> None:
-    day = random_day(seed_orders(11, 150), 12)
-    result = replay(day, ReplayConfig(policy="full", estimate_ready=True,
-                                      release_idle_share=1.0, replan_riding=riding))
-    assert check_invariants(result) == []
-    cut = rides_cut(day, result)
-    assert bool(cut) == riding
-    for start, trip in cut:
-        assert_stopped_on_the_way(day, start, trip)
-
-
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    rows=st.lists(st.tuples(unit, unit, unit, unit, unit, unit), min_size=2, max_size=14),
-    couriers=st.integers(min_value=1, max_value=3),
-    share=st.sampled_from([0.1, 1.0]),
-)
-def test_random_days_with_rides_cut_short_keep_every_rule(
-    rows: list[tuple[float, ...]], couriers: int, share: float
-) -> None:
-    day = random_day(rows, couriers)
-    result = replay(day, ReplayConfig(policy="full", estimate_ready=True,
-                                      release_idle_share=share, replan_riding=True))
-    assert check_invariants(result) == []
-    for start, trip in rides_cut(day, result):
-        assert_stopped_on_the_way(day, start, trip)
 
 
 def test_a_release_share_outside_zero_to_one_is_refused() -> None:
