@@ -2,7 +2,11 @@
 
 Each check re-derives what the MDRP rules demand from the instance and the trips
 alone and returns a message for every breach; an empty list means the run kept
-every rule.
+every rule. Every leg is timed from where the courier was, its first leg from its
+shift's start or its previous trip's end (checked before 26 Nov 2026 only from a
+trip's first stop on), so a trip cut short (a courier taken off food it waited for,
+or stopped by its shift's end) is checked like any other: it must end at its last
+stop, and the next trip leaves from there.
 """
 
 from __future__ import annotations
@@ -25,9 +29,14 @@ def check_invariants(result: ReplayResult) -> list[str]:
     by_courier: dict[str, list[Trip]] = defaultdict(list)
     for trip in result.trips:
         by_courier[trip.courier_id].append(trip)
-        problems.extend(_trip(trip, couriers[trip.courier_id], instance, orders))
     for cid, trips in by_courier.items():
-        problems.extend(_sequence(cid, trips, couriers[cid]))
+        courier = couriers[cid]
+        trips.sort(key=lambda t: t.depart_s)
+        problems.extend(_sequence(cid, trips, courier))
+        start = (courier.lat, courier.lng)
+        for trip in trips:
+            problems.extend(_trip(trip, courier, instance, orders, start))
+            start = (trip.end_lat, trip.end_lng)
     return problems
 
 
@@ -47,19 +56,24 @@ def _accounting(result: ReplayResult) -> Iterator[str]:
 
 
 def _trip(
-    trip: Trip, courier: DayCourier, instance: Instance, orders: Mapping[str, DayOrder]
+    trip: Trip, courier: DayCourier, instance: Instance, orders: Mapping[str, DayOrder],
+    start: tuple[float, float],
 ) -> Iterator[str]:
-    """Travel times, service times, ready times, shift end and pickup-before-drop-off."""
+    """Travel times (from where the courier was when it left), service times, ready times,
+    shift end, pickup-before-drop-off, and the trip ending where its last stop is."""
     travel = instance.rules.travel()
-    lat, lng, clock = None, None, trip.depart_s
+    (lat, lng), clock = start, trip.depart_s
     picked: set[str] = set()
     for v in trip.visits:
-        if lat is not None and lng is not None:
-            leg = float(travel.travel_s(lat, lng, v.lat, v.lng, courier.vehicle))
-            if abs(v.arrive_s - (clock + leg)) > EPS:
-                yield f"{trip.courier_id}: arrival at {v.arrive_s} breaks travel time {leg}"
+        leg = float(travel.travel_s(lat, lng, v.lat, v.lng, courier.vehicle))
+        if abs(v.arrive_s - (clock + leg)) > EPS:
+            yield f"{trip.courier_id}: arrival at {v.arrive_s} breaks travel time {leg}"
+        if v.leave_s < v.at_s - EPS or v.at_s < v.arrive_s - EPS:
+            yield f"{trip.courier_id}: visit at {v.at_s} leaves before it arrives"
         lat, lng, clock = v.lat, v.lng, v.leave_s
         yield from _visit(v, trip, courier, instance.rules, orders, picked)
+    if (trip.end_lat, trip.end_lng) != (lat, lng) or abs(trip.end_s - clock) > EPS:
+        yield f"{trip.courier_id}: trip ends at {trip.end_s} away from its last stop"
 
 
 def _visit(
@@ -87,7 +101,7 @@ def _visit(
 def _sequence(courier_id: str, trips: list[Trip], courier: DayCourier) -> Iterator[str]:
     """A courier's trips start after its shift starts and never overlap."""
     previous_end = courier.on_s
-    for trip in sorted(trips, key=lambda t: t.depart_s):
+    for trip in trips:
         if trip.depart_s < previous_end - EPS or trip.depart_s < trip.committed_s - EPS:
             yield f"{courier_id}: trip departs at {trip.depart_s} before it is free or committed"
         previous_end = trip.end_s

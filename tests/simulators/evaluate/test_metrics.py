@@ -78,3 +78,39 @@ def test_invariants_catch_lost_and_twice_delivered_orders() -> None:
     problems = check_invariants(result)
     assert any("delivered 2 times" in p for p in problems)
     assert any("o3" in p for p in problems)  # neither delivered nor listed undelivered
+
+
+def cut_then_served(stop_x: float, stop_s: float) -> tuple[Trip, ...]:
+    """c1 leaves at 178 s for the restaurant, stops at (stop_x, 0) at `stop_s` (taken off
+    the ride), then fetches o1 from there as TRIP_1 would have."""
+    cut = Trip("c1", 178.0, 178.0, (Visit("arrival", (), stop_x, 0.0, stop_s, stop_s, stop_s,
+                                          stop_x),), ("o1",), stop_s, stop_s, stop_x, 0.0)
+    on = Trip("c1", stop_s, stop_s, (
+        Visit("pickup", ("o1",), 3200.0, 0.0, 778.0, 900.0, 1020.0, 3200.0 - stop_x),
+        TRIP_1.visits[1]), (), stop_s, 1860.0, 6400.0, 0.0)
+    return cut, on, TRIP_2
+
+
+def test_a_ride_cut_at_a_point_reached_in_whole_minutes_keeps_every_rule() -> None:
+    # 1,280 m is 4 minutes from the start; the restaurant 6 minutes further: 778 s as before.
+    trips = cut_then_served(1280.0, 418.0)
+    assert check_invariants(ReplayResult(hand_day(), ReplayConfig(), trips, ("o3",), (),
+                                         0.0)) == []
+
+
+def test_invariants_catch_a_ride_cut_where_the_courier_could_not_be_yet() -> None:
+    # 1,600 m takes 5 minutes, not 4; and the next trip's first leg is no longer 6 minutes.
+    trips = cut_then_served(1600.0, 418.0)
+    problems = check_invariants(ReplayResult(hand_day(), ReplayConfig(), trips, ("o3",), (),
+                                             0.0))
+    assert sum("travel time" in p for p in problems) == 2
+
+
+def test_invariants_time_each_trip_from_where_the_last_one_ended() -> None:
+    # TRIP_1 claims to end at the restaurant: TRIP_2 leaving from there would be there at
+    # once, not 10 minutes later as timed from o1's customer, where it really was.
+    wrong_end = Trip("c1", 178.0, 178.0, TRIP_1.visits, (), 178.0, 1860.0, 3200.0, 0.0)
+    problems = check_invariants(ReplayResult(hand_day(), ReplayConfig(), (wrong_end, TRIP_2),
+                                             ("o3",), (), 0.0))
+    assert any("away from its last stop" in p for p in problems)
+    assert any("arrival at 3000.0 breaks travel time" in p for p in problems)
