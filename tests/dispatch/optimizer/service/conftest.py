@@ -14,6 +14,7 @@ from dispatch.config import Settings
 from dispatch.db.engine import create_engine, session_factory
 from dispatch.db.migrate import migrate
 from dispatch.orders.offers import Db
+from tests.dispatch.optimizer.service.processes import reap_children
 from tests.support.orders import World, make_world
 from tests.support.server import RunningService, run_service
 
@@ -21,6 +22,13 @@ from tests.support.server import RunningService, run_service
 # their socket closes: the behaviour of the defaults, in test time.
 FAST: dict[str, Any] = {"batch_interval_s": 0.2, "lease_ttl_s": 1.0, "batch_time_limit_s": 0.5,
                         "offline_grace_s": 0.2}
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def no_child_outlives_its_test() -> AsyncIterator[None]:
+    """Child processes a test started and did not stop are killed when it ends."""
+    yield
+    await reap_children()
 
 
 @pytest_asyncio.fixture

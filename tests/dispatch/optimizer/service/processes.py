@@ -33,12 +33,36 @@ def child_env(settings: Settings, **overrides: Any) -> dict[str, str]:
     return env
 
 
+# Every child `spawn` started, so that one a failed test never got to kill is reaped.
+_children: list[asyncio.subprocess.Process] = []
+
+
 async def spawn(args: list[str], env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
     """Start `python -m dispatch.cli <args>` with its output in `log`."""
+    return await spawn_command([sys.executable, "-m", "dispatch.cli", *args], env, log)
+
+
+async def spawn_command(argv: list[str], env: dict[str, str], log: Path
+                        ) -> asyncio.subprocess.Process:
+    """Start `argv` from the repository's root with its output in `log`; reaped at the end
+    of the test if still running."""
     with log.open("ab") as out:
-        return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "dispatch.cli", *args, env=env, stdout=out,
-            stderr=asyncio.subprocess.STDOUT, cwd=Path(__file__).parents[4])
+        process = await asyncio.create_subprocess_exec(
+            *argv, env=env, stdout=out, stderr=asyncio.subprocess.STDOUT,
+            cwd=Path(__file__).parents[4])
+    _children.append(process)
+    return process
+
+
+async def reap_children() -> list[int]:
+    """SIGKILL every child of `spawn` still running; their pids. (A test that fails between
+    starting a child and killing it would otherwise leave it running after the suite, still
+    batching against a database schema and a Redis that are gone.)"""
+    left = [process for process in _children if process.returncode is None]
+    _children.clear()
+    for process in left:
+        await kill_9(process)
+    return [process.pid for process in left]
 
 
 async def kill_9(process: asyncio.subprocess.Process) -> None:
