@@ -8,6 +8,9 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+# Errors after which a command may be sent again on a new connection.
+RETRYABLE_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionResetError)
+
 
 def connect_redis(url: str, *, timeout_s: float, max_connections: int = 64) -> Redis:
     """A client for `url` over a bounded pool; commands that hit a dropped connection are
@@ -24,6 +27,6 @@ def connect_redis(url: str, *, timeout_s: float, max_connections: int = 64) -> R
         max_connections=max_connections,
         timeout=timeout_s,  # wait this long for a free connection rather than fail at once
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.02), retries=2),
-        retry_on_error=[RedisConnectionError, RedisTimeoutError, ConnectionResetError],
+        retry_on_error=list(RETRYABLE_ERRORS),
     )
     return Redis.from_pool(pool)  # the client owns the pool: aclose() disconnects it

@@ -30,7 +30,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-_RETRYABLE = (RedisConnectionError, RedisTimeoutError, ConnectionResetError)
+from dispatch.live.client import RETRYABLE_ERRORS
 
 
 def pack_command(args: tuple[str | bytes | int, ...]) -> bytes:
@@ -110,7 +110,7 @@ class RespPipe:
         for attempt in range(self.retries + 1):
             try:
                 return _reply(await self._send(command))
-            except _RETRYABLE:
+            except RETRYABLE_ERRORS:
                 if attempt == self.retries or self._closed:
                     raise
                 await asyncio.sleep(min(0.5, 0.02 * 2 ** attempt))
