@@ -24,15 +24,15 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from itertools import repeat
-from typing import Any
 
 import numpy as np
 
 from dispatch.optimizer.core.models import OrderSpec, RiderSpec
 from dispatch.optimizer.core.params import BatchParams
 from dispatch.optimizer.core.routes import IntArray, Tasks
+from dispatch.optimizer.core.task_store import TaskStore
 from geo.distance import FloatArray
 
 _MAX_KEY = 2**62  # packed group keys stay below this
@@ -43,14 +43,13 @@ RiderRows = Callable[[Sequence[RiderSpec], dict[str, int]], FloatArray]
 
 @dataclass(frozen=True)
 class _Groups:
-    """One group size's rows as the last batch built them, findable by member orders."""
+    """One group size's template tasks, findable by the member orders of the last batch."""
 
-    keys: IntArray  # sorted packed member indices (in that batch's order list)
-    slot: IntArray  # group index of each key in `rows`
-    base: int  # the packing base: that batch's order count
-    rows: Tasks  # `width` rows per group, group-major
-    width: int
-    vehicles: tuple[str, ...]  # the batch's vehicles, one column each of `rows.leg_s`
+    keys: IntArray  # sorted packed member indices (in the last batch's order list)
+    slot: IntArray  # the store's slot of each key
+    base: int  # the packing base: the last batch's order count
+    store: TaskStore
+    vehicles: tuple[str, ...]  # the batch's vehicles, one column each of `leg_s`
 
 
 def _pack(members: IntArray, base: int) -> IntArray:
@@ -61,29 +60,12 @@ def _pack(members: IntArray, base: int) -> IntArray:
     return key
 
 
-def _rows(groups: IntArray, width: int) -> IntArray:
-    """Row indices of `groups` in a group-major array of `width` rows per group."""
-    out: IntArray = (groups[:, None] * width + np.arange(width)).ravel()
-    return out
-
-
-def _merge(n: int, *parts: tuple[Tasks, IntArray | slice, IntArray]) -> Tasks:
-    """`n` tasks of one width: for each part (tasks, rows taken, rows they fill)."""
-    columns: dict[str, Any] = {}
-    for f in fields(Tasks):
-        first = getattr(parts[0][0], f.name)
-        out = np.empty((n, *first.shape[1:]), dtype=first.dtype)
-        for tasks, taken, into in parts:
-            out[into] = getattr(tasks, f.name)[taken]
-        columns[f.name] = out
-    return Tasks(**columns)
-
-
 class BatchMemo:
     """Rider rows and bundle templates of the last batch, for the next one (see module)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, spare_slots: int = 1024) -> None:
         self._lock = threading.Lock()
+        self._spare_slots = spare_slots  # kept groups no batch uses any more, before compacting
         self._forget(None)
 
     def _forget(self, params: BatchParams | None) -> None:
@@ -100,9 +82,11 @@ class BatchMemo:
         self.reused = {"riders": 0, "groups": 0}  # what the last batch took from the one before
 
     def held(self) -> dict[str, int]:
-        """How many riders, orders and groups the memo holds for the next batch."""
+        """How many riders, orders and groups the memo holds for the next batch, and how
+        many groups' tasks it stores (those, and some that batches no longer use)."""
         return {"riders": len(self._riders), "orders": len(self._order_at),
-                "groups": sum(len(g.keys) for g in self._groups.values())}
+                "groups": sum(len(g.keys) for g in self._groups.values()),
+                "stored": sum(g.store.slots for g in self._groups.values())}
 
     @contextlib.contextmanager
     def batch(
@@ -151,13 +135,13 @@ class BatchMemo:
         build: Callable[[IntArray], Tasks],
     ) -> Tasks:
         """`width` tasks per group of member orders (group-major), as `build(groups)` makes
-        them: the last batch's rows for groups of the same orders, `build`'s for others.
+        them: kept ones for groups the last batch had too, `build`'s for others.
 
         `build` must depend on the member orders' specs alone (not on their indices).
         """
         m = groups.shape[1]
         stored = self._groups.get(m)
-        if stored is not None and (stored.width, stored.vehicles) != (width, vehicles):
+        if stored is not None and (stored.store.width, stored.vehicles) != (width, vehicles):
             stored = None
         slot = np.full(len(groups), -1, dtype=np.int64)
         if stored is not None and len(stored.keys):
@@ -169,19 +153,24 @@ class BatchMemo:
             slot[known[found]] = stored.slot[at[found]]
         miss = np.flatnonzero(slot < 0)
         self.reused["groups"] += len(groups) - len(miss)
-        rows = build(groups[miss])
-        if stored is not None and len(miss) < len(groups):
+        fresh = build(groups[miss])
+        store = TaskStore(width) if stored is None else stored.store
+        if store.slots > 2 * len(groups) + self._spare_slots:  # mostly groups gone: start afresh
             hit = np.flatnonzero(slot >= 0)
-            rows = _merge(len(groups) * width, (stored.rows, _rows(slot[hit], width),
-                          _rows(hit, width)), (rows, slice(None), _rows(miss, width)))
-        self._keep(groups, width, vehicles, rows)
-        return rows
+            kept = store.take(slot[hit])
+            store = TaskStore(width)
+            slot[hit] = store.append(kept)
+        slot[miss] = store.append(fresh)
+        self._keep(groups, slot, store, vehicles)
+        return store.take(slot)
 
-    def _keep(self, groups: IntArray, width: int, vehicles: tuple[str, ...], rows: Tasks) -> None:
-        """Store this batch's rows of one group size for the next batch."""
+    def _keep(
+        self, groups: IntArray, slot: IntArray, store: TaskStore, vehicles: tuple[str, ...]
+    ) -> None:
+        """Make this batch's groups findable by the next batch."""
         base = max(len(self._order_prev), 1)
         if float(base) ** groups.shape[1] >= _MAX_KEY:
             return
         key = _pack(groups, base)
         order = np.argsort(key, kind="stable")
-        self._fresh[groups.shape[1]] = _Groups(key[order], order, base, rows, width, vehicles)
+        self._fresh[groups.shape[1]] = _Groups(key[order], slot[order], base, store, vehicles)

@@ -75,9 +75,11 @@ def sequences(draw: st.DrawFn) -> list[Step]:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(sequences())
-def test_a_memo_gives_every_batch_the_plan_it_gets_from_scratch(steps: list[Step]) -> None:
-    memo = BatchMemo()
+@given(sequences(), st.sampled_from([0, 1024]))
+def test_a_memo_gives_every_batch_the_plan_it_gets_from_scratch(
+    steps: list[Step], spare: int
+) -> None:
+    memo = BatchMemo(spare_slots=spare)
     for orders, riders, now, params in steps:
         remembered = solve_batch(orders, riders, params, now_s=now, memo=memo)
         fresh = solve_batch(orders, riders, params, now_s=now)
@@ -100,6 +102,15 @@ def test_a_memo_holds_only_the_last_batch() -> None:
     assert held["groups"] <= 4 * 3  # groups of those four orders at most
     solve_batch([], few_riders, PARAMS, now_s=NOW + 4, memo=memo)
     assert memo.held()["orders"] == 0 and memo.held()["groups"] == 0
+
+
+def test_groups_no_batch_uses_are_dropped_beyond_the_spare_slots() -> None:
+    memo = BatchMemo(spare_slots=5)
+    for seed in range(6):  # other orders every batch: every group is new
+        orders, riders = random_instance(seed, 16, 10)
+        solve_batch(orders, riders, PARAMS, now_s=NOW + seed, memo=memo)
+        held = memo.held()
+        assert held["stored"] <= 3 * held["groups"] + 2 * 5  # pairs and triples
 
 
 def test_a_memo_reuses_what_the_last_batch_had() -> None:
