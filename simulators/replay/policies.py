@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 
 from dispatch.optimizer.core import (
+    BatchMemo,
     BatchParams,
     OrderSpec,
     Plan,
@@ -118,11 +119,12 @@ def make_policy(
         raise ValueError(f"unknown policy {name!r}; known: {', '.join(POLICY_NAMES)}")
     solver, bundling = _SOLVERS[name]
     params = batch_params(rules, tuning or PolicyTuning(), bundling=bundling, seed=seed)
+    memo = BatchMemo()  # a replay is one region's sequence of batches
 
     def policy(
         orders: Sequence[OrderSpec], riders: Sequence[RiderSpec], now_s: float
     ) -> list[Proposal]:
-        return proposals(solver(orders, riders, params, now_s=now_s))
+        return proposals(solver(orders, riders, params, now_s=now_s, memo=memo))
 
     return policy
 

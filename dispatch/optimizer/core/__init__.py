@@ -9,6 +9,8 @@ simulator and the benchmarks::
     for rider_id, route in plan.routes.items():
         ...  # route.order_ids are offered; route.stops is the rider's whole route
 
+A region's loop keeps one `BatchMemo` and hands it to every batch
+(``solve_batch(..., memo=memo)``) to reuse what consecutive batches share.
 `greedy_plan` has the same signature and is the nearest-rider baseline;
 `evaluate_plan` prices any plan on the same objective; `candidate_graph` gives the
 priced single-order candidate graph as arrays (for analysis and benchmarks).
@@ -17,12 +19,14 @@ priced single-order candidate graph as arrays (for analysis and benchmarks).
 from __future__ import annotations
 
 from dispatch.optimizer.core.batch import CandidateGraph, candidate_graph
+from dispatch.optimizer.core.memo import BatchMemo
 from dispatch.optimizer.core.models import CarriedStop, OrderSpec, Plan, RiderPlan, RiderSpec, Stop
 from dispatch.optimizer.core.params import BatchParams
 from dispatch.optimizer.core.plan import evaluate_plan
 from dispatch.optimizer.core.solve import greedy_plan, solve_batch
 
 __all__ = [
+    "BatchMemo",
     "BatchParams",
     "CandidateGraph",
     "CarriedStop",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from dispatch.optimizer.core.memo import BatchMemo
 from dispatch.optimizer.core.models import OrderSpec, RiderSpec
 from dispatch.optimizer.core.params import BatchParams
 from dispatch.optimizer.core.routes import (
@@ -127,21 +128,41 @@ def single_tasks(orders: OrderArrays, params: BatchParams, vehicles: tuple[str, 
     return make_tasks(stops, orders.size, params.travel, vehicles)
 
 
-def rider_arrays(riders: Sequence[RiderSpec], params: BatchParams, now_s: float) -> RiderArrays:
-    """Columns of `riders`, their starts moved to the end of their carried stops."""
-    vehicles = tuple(sorted({r.vehicle for r in riders}))
-    code = {v: i for i, v in enumerate(vehicles)}
-    table = np.array(
+def rider_rows(riders: Sequence[RiderSpec], codes: dict[str, int]) -> FloatArray:
+    """One row per rider: lat, lng, available, vehicle code (in `codes`, which grows with
+    new vehicles), room (capacity - load), shift end, carried stops."""
+    table: FloatArray = np.array(
         [
-            (r.lat, r.lng, r.available_s, code[r.vehicle], r.capacity - r.load,
-             math.inf if r.shift_end_s is None else r.shift_end_s, len(r.carried))
+            (r.lat, r.lng, r.available_s, codes.setdefault(r.vehicle, len(codes)),
+             r.capacity - r.load, math.inf if r.shift_end_s is None else r.shift_end_s,
+             len(r.carried))
             for r in riders
         ],
         dtype=np.float64,
     ).reshape(-1, 7)
+    return table
+
+
+def rider_arrays(
+    riders: Sequence[RiderSpec], params: BatchParams, now_s: float, memo: BatchMemo | None = None
+) -> RiderArrays:
+    """Columns of `riders`, their starts moved to the end of their carried stops.
+
+    With a `memo`, the rows of riders handed to the last batch too are reused.
+    """
+    if memo is None:
+        codes: dict[str, int] = {}
+        table = rider_rows(riders, codes)
+    else:
+        codes = memo.vehicle_codes
+        table = memo.rider_table(riders, rider_rows)
+    name = {code: vehicle for vehicle, code in codes.items()}
+    vehicles = tuple(sorted(name[c] for c in np.unique(table[:, 3]).astype(np.int64).tolist()))
+    recode = np.zeros(len(codes), dtype=np.int64)  # the memo's codes to this batch's
+    recode[[codes[v] for v in vehicles]] = np.arange(len(vehicles))
     lat, lng = table[:, 0].copy(), table[:, 1].copy()
     start = np.maximum(now_s, table[:, 2])
-    vcode = table[:, 3].astype(np.int64)
+    vcode = recode[table[:, 3].astype(np.int64)]
     etas: list[tuple[float, ...]] = [()] * len(riders)
     carrying = np.flatnonzero(table[:, 6])
     if len(carrying):

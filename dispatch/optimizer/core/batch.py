@@ -27,6 +27,7 @@ from dispatch.optimizer.core.bundle_edges import bundle_edges
 from dispatch.optimizer.core.bundling import bundle_options, candidate_groups
 from dispatch.optimizer.core.candidates import Candidates, candidate_edges
 from dispatch.optimizer.core.edges import Edges, concat_edges, price_edges
+from dispatch.optimizer.core.memo import BatchMemo
 from dispatch.optimizer.core.models import OrderSpec, Plan, RiderSpec
 from dispatch.optimizer.core.params import BatchParams
 from dispatch.optimizer.core.plan import build_routes
@@ -70,18 +71,19 @@ class Choice:
 
 
 def prepare(
-    orders: Sequence[OrderSpec], riders: Sequence[RiderSpec], params: BatchParams, now_s: float
+    orders: Sequence[OrderSpec], riders: Sequence[RiderSpec], params: BatchParams, now_s: float,
+    memo: BatchMemo | None = None,
 ) -> Batch:
     """Arrays, candidate graph and priced single-order edges of a batch.
 
     Raises `ValueError` when an order id or a rider id appears twice, or `now_s` is not
-    finite.
+    finite. A `memo` (in the batch it was opened for) carries rider rows across batches.
     """
     t0 = time.perf_counter()
     if not math.isfinite(now_s):
         raise ValueError("now_s must be finite")
     oa = order_arrays(orders, params, now_s)
-    ra = rider_arrays(riders, params, now_s)
+    ra = rider_arrays(riders, params, now_s, memo)
     for kind, ids in (("order", oa.ids), ("rider", ra.ids)):
         if len(set(ids)) != len(ids):
             raise ValueError(f"{kind} ids must be unique in a batch")
@@ -122,15 +124,18 @@ def candidate_graph(
     return CandidateGraph(e.task, e.rider, e.cost, metres.travel_m, batch.orders.penalty)
 
 
-def with_bundles(batch: Batch, params: BatchParams, now_s: float, *, riders: int) -> Batch:
+def with_bundles(
+    batch: Batch, params: BatchParams, now_s: float, *, riders: int, memo: BatchMemo | None = None
+) -> Batch:
     """The batch with candidate bundles appended, each priced for up to `riders` riders.
 
     Screening every bundle with a few riders and `reprice`-ing the ones that matter
     with `bundle_riders` is much cheaper than pricing them all in full. Timed as build.
+    A `memo` carries the bundles' stop sequences and legs across batches.
     """
     t0 = time.perf_counter()
     groups = candidate_groups(batch.orders, params) if batch.edges.count else []
-    found = bundle_options(groups, batch.orders, batch.riders, batch.edges, params, now_s)
+    found = bundle_options(groups, batch.orders, batch.riders, batch.edges, params, now_s, memo)
     timings = dict(batch.timings)
     if found is None:
         timings["build_s"] += time.perf_counter() - t0

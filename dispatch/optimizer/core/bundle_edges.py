@@ -36,22 +36,44 @@ def group_riders(
     """(group, single edge of the first member) pairs whose rider may take the whole group.
 
     `singles` must be sorted by task (order index), as `price_edges` leaves the
-    candidate graph, so riders come nearest first; up to `limit` per group.
+    candidate graph, so riders come nearest first; up to `limit` per group, the nearest
+    that qualify. The anchor's `limit` nearest riders are tested first, the rest only for
+    the groups some of those failed: nearly every rider near one member may take the
+    group, so screening with a few riders tests a few, not all the anchor's candidates.
     """
     anchor = members[:, 0]
     lo = np.searchsorted(singles.task, anchor, side="left")
     hi = np.searchsorted(singles.task, anchor, side="right")
-    group, at = expand_ranges(lo, hi)
-    ok = np.ones(len(group), dtype=bool)
-    for col in range(1, members.shape[1]):
-        member = members[group, col]
-        ok &= (member < 0) | reach.allows(np.maximum(member, 0), singles.rider[at])
-    group, at = group[ok], at[ok]
+    # First each group's `limit` nearest; then, for the groups some of those failed, the rest.
+    cut = np.minimum(lo + limit, hi)
+    group, at = _qualified(members, singles, reach, np.arange(len(anchor)), lo, cut)
+    short = np.flatnonzero((np.bincount(group, minlength=len(anchor)) < limit) & (cut < hi))
+    if len(short) == 0:
+        return group, at  # group-major, each group's riders nearest first, none past limit
+    more = _qualified(members, singles, reach, short, cut[short], hi[short])
+    group, at = np.concatenate([group, more[0]]), np.concatenate([at, more[1]])
+    order = np.lexsort((at, group))  # by group, each group's riders nearest first
+    group, at = group[order], at[order]
     new = np.ones(len(group), dtype=bool)
     new[1:] = group[1:] != group[:-1]
     run_start = np.maximum.accumulate(np.where(new, np.arange(len(group)), 0))
     keep = np.arange(len(group)) - run_start < limit
     return group[keep], at[keep]
+
+
+def _qualified(
+    members: IntArray, singles: Edges, reach: Reach, groups: IntArray, lo: IntArray,
+    hi: IntArray,
+) -> tuple[IntArray, IntArray]:
+    """(group, single edge) pairs among edges [lo, hi) of `groups` whose rider may take
+    the whole group."""
+    which, at = expand_ranges(lo, hi)
+    group = groups[which]
+    ok = np.ones(len(group), dtype=bool)
+    for col in range(1, members.shape[1]):
+        member = members[group, col]
+        ok &= (member < 0) | reach.allows(np.maximum(member, 0), singles.rider[at])
+    return group[ok], at[ok]
 
 
 def member_penalty(members: IntArray, penalty: FloatArray) -> FloatArray:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import replace
 from functools import cache
 
 import numpy as np
@@ -26,6 +27,7 @@ from scipy.spatial import cKDTree
 
 from dispatch.optimizer.core.arrays import OrderArrays, RiderArrays
 from dispatch.optimizer.core.edges import Edges
+from dispatch.optimizer.core.memo import BatchMemo
 from dispatch.optimizer.core.params import BatchParams
 from dispatch.optimizer.core.routes import (
     DROPOFF,
@@ -163,16 +165,19 @@ def templates(m: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int8]]:
 
 def bundle_options(
     groups: list[IntArray], orders: OrderArrays, riders: RiderArrays, edges: Edges,
-    params: BatchParams, now_s: float,
+    params: BatchParams, now_s: float, memo: BatchMemo | None = None,
 ) -> tuple[Tasks, IntArray] | None:
-    """Each group's best sequence as a task (task g is group g), and the member table."""
+    """Each group's best sequence as a task (task g is group g), and the member table.
+
+    With a `memo`, the template tasks of groups the last batch had too are reused.
+    """
     if not groups:
         return None
     arrive, vcode = _earliest_arrival(edges, riders, orders.count, now_s)
     best: Tasks | None = None
     for g in groups:
         local, _ = templates(g.shape[1])
-        tasks = _template_tasks(g, orders, params, riders)
+        tasks = _template_tasks(g, orders, params, riders, memo)
         first = tasks.order[:, 0]
         inf = np.full(len(first), math.inf)
         starts = Starts(tasks.lat[:, 0], tasks.lng[:, 0], arrive[first], vcode[first], inf)
@@ -189,9 +194,24 @@ def bundle_options(
 
 
 def _template_tasks(
+    groups: IntArray, orders: OrderArrays, params: BatchParams, riders: RiderArrays,
+    memo: BatchMemo | None,
+) -> Tasks:
+    """One task per (group, template) of (G, m) groups, group-major."""
+    m = groups.shape[1]
+    local, _ = templates(m)
+    if memo is None:
+        tasks = _template_rows(groups, orders, params, riders)
+    else:
+        tasks = memo.group_tasks(groups, len(local), riders.vehicles,
+                                 lambda g: _template_rows(g, orders, params, riders))
+    return replace(tasks, order=groups[:, local].reshape(-1, 2 * m))
+
+
+def _template_rows(
     groups: IntArray, orders: OrderArrays, params: BatchParams, riders: RiderArrays
 ) -> Tasks:
-    """One task per (group, template) of (G, m) groups, group-major.
+    """`_template_tasks` from scratch: everything but `order` a function of the members' specs.
 
     The templates of a group share most legs (a triple's 6 sequences use 11 distinct
     legs out of 30), so each distinct leg is timed once per group and gathered.
@@ -233,7 +253,8 @@ def _template_legs(
     at = which.reshape(len(local), 2 * m - 1)
     rows = len(groups) * len(local)
     leg_m = metres.reshape(len(groups), len(legs))[:, at].reshape(rows, 2 * m - 1)
-    leg_s = seconds.reshape(len(groups), len(legs), -1)[:, at, :].reshape(rows, 2 * m - 1, -1)
+    v = seconds.shape[-1]
+    leg_s = seconds.reshape(len(groups), len(legs), v)[:, at, :].reshape(rows, 2 * m - 1, v)
     return leg_m, leg_s
 
 

@@ -56,7 +56,7 @@ class Reach:
         dy = self.rider_y[rider] - self.order_y[order]
         ok: BoolArray = self.eligible[rider] & (dx * dx + dy * dy <= self.reach2[order])
         if len(self.declined):
-            ok &= ~np.isin(order * len(self.rider_x) + rider, self.declined)
+            ok &= ~sorted_member(order * len(self.rider_x) + rider, self.declined)
         return ok
 
     @cached_property
@@ -79,6 +79,14 @@ class Candidates:
     def count(self) -> int:
         """Number of edges."""
         return len(self.order)
+
+
+def sorted_member(keys: IntArray, table: IntArray) -> BoolArray:
+    """Whether each key is in `table` (sorted, non-empty); `np.isin` sorts both, this
+    only searches the small table."""
+    at = np.minimum(np.searchsorted(table, keys), len(table) - 1)
+    found: BoolArray = table[at] == keys
+    return found
 
 
 def search_radius_m(age_s: float, params: BatchParams) -> float:
@@ -128,7 +136,7 @@ def candidate_edges(
     d = np.concatenate([p[2] for p in parts])
     keep = riders.free[r] >= orders.size[o]
     if len(reach.declined):
-        keep &= ~np.isin(o * riders.count + r, reach.declined)
+        keep &= ~sorted_member(o * riders.count + r, reach.declined)
     o, r, d = o[keep], r[keep], d[keep]
     order = np.argsort(o, kind="stable")  # each order's riders stay nearest first
     return Candidates(o[order], r[order], d[order], reach)

@@ -20,6 +20,7 @@ so it never costs more than the greedy plan:
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 
@@ -37,6 +38,7 @@ from dispatch.optimizer.core.batch import (
 )
 from dispatch.optimizer.core.exact import exact_choice
 from dispatch.optimizer.core.heap import frozen_heap
+from dispatch.optimizer.core.memo import BatchMemo
 from dispatch.optimizer.core.models import OrderSpec, Plan, RiderSpec
 from dispatch.optimizer.core.params import BatchParams
 from dispatch.optimizer.core.partition import partition_flow, savings_partition
@@ -51,13 +53,21 @@ _SCREEN_RIDERS = 4
 
 
 def greedy_plan(
-    orders: Sequence[OrderSpec], riders: Sequence[RiderSpec], params: BatchParams, *, now_s: float
+    orders: Sequence[OrderSpec], riders: Sequence[RiderSpec], params: BatchParams, *, now_s: float,
+    memo: BatchMemo | None = None,
 ) -> Plan:
     """The nearest-rider baseline (one order per rider) on the same candidates and objective."""
     t0 = time.perf_counter()
-    with frozen_heap():
-        batch = prepare(orders, riders, params, now_s)
+    with frozen_heap(), _opened(memo, orders, params) as carry:
+        batch = prepare(orders, riders, params, now_s, carry)
         return to_plan(_greedy(batch), batch, riders, params, t0)
+
+
+def _opened(
+    memo: BatchMemo | None, orders: Sequence[OrderSpec], params: BatchParams
+) -> contextlib.AbstractContextManager[BatchMemo | None]:
+    """The memo opened for this batch, or None."""
+    return contextlib.nullcontext(None) if memo is None else memo.batch(orders, params)
 
 
 def _greedy(batch: Batch) -> Choice:
@@ -66,7 +76,8 @@ def _greedy(batch: Batch) -> Choice:
 
 
 def solve_batch(
-    orders: Sequence[OrderSpec], riders: Sequence[RiderSpec], params: BatchParams, *, now_s: float
+    orders: Sequence[OrderSpec], riders: Sequence[RiderSpec], params: BatchParams, *, now_s: float,
+    memo: BatchMemo | None = None,
 ) -> Plan:
     """Decide which rider takes which pending orders, and in what order it serves them.
 
@@ -80,6 +91,10 @@ def solve_batch(
         Objective weights, candidate rules, bundling, time limit, seed, travel model.
     now_s
         The batch's clock, in the same seconds as the orders' and riders' times.
+    memo
+        A `BatchMemo` handed to every batch of one sequence (one region's loop): what
+        the last batch derived from the same orders and riders is reused. The plan is
+        the same with it or without.
 
     Returns
     -------
@@ -87,16 +102,17 @@ def solve_batch(
         Routes per rider (carried stops first), unassigned orders, objective cost,
         timings and stats; never costlier than `greedy_plan` on the same input.
     """
-    with frozen_heap():
-        return _solve(orders, riders, params, now_s)
+    with frozen_heap(), _opened(memo, orders, params) as carry:
+        return _solve(orders, riders, params, now_s, carry)
 
 
 def _solve(
-    orders: Sequence[OrderSpec], riders: Sequence[RiderSpec], params: BatchParams, now_s: float
+    orders: Sequence[OrderSpec], riders: Sequence[RiderSpec], params: BatchParams, now_s: float,
+    memo: BatchMemo | None,
 ) -> Plan:
     t0 = time.perf_counter()
     deadline = t0 + params.time_limit_s
-    batch = prepare(orders, riders, params, now_s)
+    batch = prepare(orders, riders, params, now_s, memo)
     best = _greedy(batch)
     bundling = params.bundling and params.max_bundle_size > 1
     # Bundles and their flow take a few times what preparing the batch took; when that
@@ -104,7 +120,7 @@ def _solve(
     bundle_cost = _BUNDLE_TIME_FACTOR * (time.perf_counter() - t0)
     if bundling and time.perf_counter() + bundle_cost < deadline:
         screen = min(_SCREEN_RIDERS, params.bundle_riders)
-        batch = with_bundles(batch, params, now_s, riders=screen)
+        batch = with_bundles(batch, params, now_s, riders=screen, memo=memo)
     if time.perf_counter() < deadline:
         batch, flow = _flow(batch, best, params)
         best = _better(best, flow)

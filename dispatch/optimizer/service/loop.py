@@ -23,7 +23,7 @@ from dispatch.db.base import utcnow
 from dispatch.errors import DispatchError
 from dispatch.live.store import LiveStore
 from dispatch.metrics import BatchMetrics
-from dispatch.optimizer.core import Plan, solve_batch
+from dispatch.optimizer.core import BatchMemo, Plan, solve_batch
 from dispatch.optimizer.service import fences, notify, queries
 from dispatch.optimizer.service.answers import offer_frame
 from dispatch.optimizer.service.commit import commit_plan
@@ -59,6 +59,9 @@ class RegionLoop:
         self.params = params
         self.lease = RegionLease(deps.redis, region, owner=deps.owner, ttl_s=params.lease_ttl_s)
         self.tally = AnswerTally(since=utcnow())
+        # This region's batches only: bundles of orders still pending are not rebuilt. A
+        # solve that outlived its timeout still holds it; the next one then goes without.
+        self.memo = BatchMemo()
 
     async def hold(self) -> int | None:
         """Our fencing token if we hold (or just took) the region's lease; None if not."""
@@ -105,7 +108,7 @@ class RegionLoop:
         # arrives as the solve finishes, and the loop would then outlive its shutdown.
         async with asyncio.timeout(self.params.solve_timeout_s):
             return await asyncio.to_thread(solve_batch, batch.orders, batch.riders,
-                                           self.params.batch, now_s=batch.now_s)
+                                           self.params.batch, now_s=batch.now_s, memo=self.memo)
 
     async def run(self) -> None:
         """Batch every `interval_s` until cancelled; then give the lease up."""
