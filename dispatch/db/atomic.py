@@ -59,9 +59,13 @@ def _value(table: Table, column: str, source: Source) -> ColumnElement[Any]:
     return source
 
 
+def _values(table: Table, sources: Mapping[str, Source]) -> dict[str, Any]:
+    return {c: _value(table, c, s) for c, s in sources.items()}
+
+
 def insert_values(table: Table, sources: Mapping[str, Source]) -> Insert:
     """`INSERT INTO table (columns) VALUES (sources)`."""
-    return insert(table).values({c: _value(table, c, s) for c, s in sources.items()})
+    return insert(table).values(_values(table, sources))
 
 
 def _dialect_insert(dialect: str, table: Table) -> PgInsert | SqliteInsert:
@@ -78,8 +82,7 @@ def insert_if(dialect: str, table: Table, sources: Mapping[str, Source],
 
 def upsert_values(dialect: str, table: Table, sources: Mapping[str, Source]) -> Insert:
     """`INSERT … VALUES (sources)`, or, if the primary key is taken, set the other columns."""
-    statement = _dialect_insert(dialect, table).values(
-        {c: _value(table, c, s) for c, s in sources.items()})
+    statement = _dialect_insert(dialect, table).values(_values(table, sources))
     keys = [column.name for column in table.primary_key]
     return statement.on_conflict_do_update(index_elements=keys, set_={
         c: statement.excluded[c] for c in sources if c not in keys})

@@ -79,7 +79,7 @@ class _Connection(asyncio.Protocol):
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
-        self.connection_lost(None)
+        self.connection_lost(ConnectionAbortedError("closed by this side"))
 
 
 class RespPipe:
