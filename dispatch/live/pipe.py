@@ -32,6 +32,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from dispatch.live.client import RETRYABLE_ERRORS
 
+# Timers may fire up to a millisecond early (the event loop's clock resolution).
+_TIMER_SLACK_S = 0.001
+
 
 def pack_command(args: tuple[str | bytes | int, ...]) -> bytes:
     """One command as RESP: an array of bulk strings."""
@@ -43,13 +46,25 @@ def pack_command(args: tuple[str | bytes | int, ...]) -> bytes:
 
 
 class _Connection(asyncio.Protocol):
-    """One socket to Redis: replies are matched to calls in the order they were sent."""
+    """One socket to Redis: replies are matched to calls in the order they were sent.
 
-    def __init__(self) -> None:
+    One timer per connection, not one per call, enforces the timeout: it is set for the
+    oldest call still waiting and moved on when that call is answered. (`asyncio.timeout`
+    around each call cost ~100,000 instructions, as much as the rest of a call.) A reply
+    that has not come `timeout_s` after its call was sent fails that call with a timeout
+    and drops the connection, which fails the calls behind it as a lost connection: the
+    replies still due would no longer match their calls.
+    """
+
+    def __init__(self, timeout_s: float) -> None:
         self.reader = hiredis.Reader(encoding="utf-8")
         self.waiting: collections.deque[asyncio.Future[Any]] = collections.deque()
+        self.sent_at: collections.deque[float] = collections.deque()
+        self.timeout_s = timeout_s
+        self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.open = False
+        self._watchdog: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -57,20 +72,44 @@ class _Connection(asyncio.Protocol):
 
     def send(self, command: bytes) -> asyncio.Future[Any]:
         assert self.transport is not None
-        reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = self.loop
+        reply: asyncio.Future[Any] = loop.create_future()
         self.waiting.append(reply)
+        self.sent_at.append(loop.time())
         self.transport.write(command)
+        if self._watchdog is None:
+            self._watchdog = loop.call_at(self.sent_at[0] + self.timeout_s, self._watch)
         return reply
 
     def data_received(self, data: bytes) -> None:
         self.reader.feed(data)
         while (reply := self.reader.gets()) is not False:
             waiter = self.waiting.popleft()
+            self.sent_at.popleft()
             if not waiter.done():
                 waiter.set_result(reply)
 
+    def _watch(self) -> None:
+        self._watchdog = None
+        if not self.waiting:
+            return
+        deadline = self.sent_at[0] + self.timeout_s
+        if self.loop.time() < deadline - _TIMER_SLACK_S:
+            self._watchdog = self.loop.call_at(deadline, self._watch)
+            return
+        waiter = self.waiting.popleft()
+        self.sent_at.popleft()
+        if not waiter.done():
+            waiter.set_exception(
+                RedisTimeoutError(f"no reply from Redis within {self.timeout_s} s"))
+        self.close()
+
     def connection_lost(self, exc: Exception | None) -> None:
         self.open = False
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        self.sent_at.clear()
         while self.waiting:
             waiter = self.waiting.popleft()
             if not waiter.done():
@@ -103,24 +142,39 @@ class RespPipe:
             return None
         return cls(dict(pool.connection_kwargs), timeout_s=timeout_s, retries=retries)
 
-    async def call(self, *args: str | bytes | int) -> Any:
+    async def call(self, *args: str | bytes | int, failed: int = 0) -> Any:
         """Send one command and return its reply; Redis's error replies are raised as
-        redis-py's exceptions."""
+        redis-py's exceptions. `failed` counts attempts already made elsewhere (`send_now`),
+        which use up the retries."""
         command = pack_command(args)
-        for attempt in range(self.retries + 1):
+        for attempt in range(failed, self.retries + 1):
+            if attempt:
+                await asyncio.sleep(min(0.5, 0.02 * 2 ** (attempt - 1)))
             try:
-                return _reply(await self._send(command))
+                return unwrap_reply(await self._send(command))
             except RETRYABLE_ERRORS:
                 if attempt == self.retries or self._closed:
                     raise
-                await asyncio.sleep(min(0.5, 0.02 * 2 ** attempt))
-        raise AssertionError("unreachable")
+        raise RedisConnectionError(f"no attempt left after {failed} failed")
+
+    def may_retry(self, *, failed: int) -> bool:
+        """Whether a call that failed `failed` times may be sent again."""
+        return failed <= self.retries and not self._closed
+
+    def send_now(self, *args: str | bytes | int) -> asyncio.Future[Any] | None:
+        """Send one command at once on the open connection, without a coroutine: the future
+        gets the raw reply (pass it to `unwrap_reply`), or the error that lost the
+        connection or timed the call out. None where no connection is open: use `call`."""
+        connection = self._connection
+        if connection is None or not connection.open:
+            return None
+        return connection.send(pack_command(args))
 
     async def evalsha(self, sha: str, script: str, keys: Sequence[str],
-                      args: Sequence[str | bytes | int]) -> Any:
+                      args: Sequence[str | bytes | int], *, failed: int = 0) -> Any:
         """Run a script by its digest, loading it first if Redis does not have it."""
         try:
-            return await self.call("EVALSHA", sha, len(keys), *keys, *args)
+            return await self.call("EVALSHA", sha, len(keys), *keys, *args, failed=failed)
         except NoScriptError:
             await self.call("SCRIPT", "LOAD", script)
             return await self.call("EVALSHA", sha, len(keys), *keys, *args)
@@ -136,13 +190,7 @@ class RespPipe:
         connection = self._connection
         if connection is None or not connection.open:
             connection = await self._connect()
-        reply = connection.send(command)
-        try:
-            async with asyncio.timeout(self.timeout_s):
-                return await reply
-        except TimeoutError:
-            connection.close()  # the replies still due no longer match their calls
-            raise RedisTimeoutError(f"no reply from Redis within {self.timeout_s} s") from None
+        return await connection.send(command)
 
     async def _connect(self) -> _Connection:
         async with self._connecting:
@@ -156,10 +204,11 @@ class RespPipe:
                 async with asyncio.timeout(self.timeout_s):
                     if kwargs.get("path"):
                         _, connection = await loop.create_unix_connection(
-                            _Connection, kwargs["path"])
+                            lambda: _Connection(self.timeout_s), kwargs["path"])
                     else:
                         _, connection = await loop.create_connection(
-                            _Connection, kwargs.get("host", "localhost"), kwargs.get("port", 6379))
+                            lambda: _Connection(self.timeout_s), kwargs.get("host", "localhost"),
+                            kwargs.get("port", 6379))
                     await _introduce(connection, kwargs)
             except (OSError, TimeoutError) as exc:
                 raise RedisConnectionError(f"cannot connect to Redis: {exc}") from exc
@@ -174,15 +223,16 @@ async def _introduce(connection: _Connection, kwargs: dict[str, Any]) -> None:
         if kwargs.get("password"):
             credentials = ((kwargs["username"], kwargs["password"]) if kwargs.get("username")
                            else (kwargs["password"],))
-            _reply(await connection.send(pack_command(("AUTH", *credentials))))
+            unwrap_reply(await connection.send(pack_command(("AUTH", *credentials))))
         if kwargs.get("db"):
-            _reply(await connection.send(pack_command(("SELECT", kwargs["db"]))))
+            unwrap_reply(await connection.send(pack_command(("SELECT", kwargs["db"]))))
     except BaseException:
         connection.close()
         raise
 
 
-def _reply(reply: Any) -> Any:
+def unwrap_reply(reply: Any) -> Any:
+    """A reply as `call` returns it: Redis's error replies raised as redis-py's exceptions."""
     if isinstance(reply, hiredis.ReplyError):
         message = str(reply)
         if message.startswith("NOSCRIPT"):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.client import NEVER_DECODE
@@ -14,7 +16,7 @@ from redis.exceptions import NoScriptError
 from dispatch.live import scripts
 from dispatch.live.keys import REGIONS_KEY, RegionKeys
 from dispatch.live.models import NearbyRider, PositionWrite, RiderState, RiderStatus
-from dispatch.live.pipe import RespPipe
+from dispatch.live.pipe import RespPipe, unwrap_reply
 from dispatch.live.scripts import RESULT, STATUS_NAMES, escape_id
 from geo.cells import (
     cell_centre,
@@ -100,11 +102,48 @@ class LiveStore:
         self._ring_hints: OrderedDict[tuple[str, str], int] = OrderedDict()
 
     async def apply_positions(
-        self, region: str, writes: Sequence[PositionWrite], *, at_ms: int | None = None
+        self, region: str, writes: Sequence[PositionWrite], *, at_ms: int | None = None,
+        failed: int = 0,
     ) -> list[bool | ValueError]:
         """Write each rider's newest fix in one atomic round trip; True where it moved the rider,
         False where an equal or newer fix was already stored, and a `ValueError` for a rider
-        id a cell record cannot hold (empty, or longer than `scripts.MAX_ID_BYTES`)."""
+        id a cell record cannot hold (empty, or longer than `scripts.MAX_ID_BYTES`).
+        `failed` counts attempts already made (`send_positions`), which use up retries."""
+        seen, args = self._positions_args(region, writes, at_ms)
+        if self.pipe is not None:
+            applied = await self.pipe.evalsha(self._apply.sha, scripts.APPLY_FIXES, [seen], args,
+                                              failed=failed)
+        else:
+            applied = await self._apply(keys=[seen], args=args)
+        return self.position_outcomes(applied, writes)
+
+    def send_positions(self, region: str, writes: Sequence[PositionWrite]
+                       ) -> asyncio.Future[Any] | None:
+        """`apply_positions`' script call sent at once over the pipe's open connection, with
+        no coroutine in between (the writer's path at one fix a second per rider, where a
+        call carries few fixes): its future gets the raw reply for `position_outcomes`.
+        None where there is no open pipe connection: use `apply_positions`."""
+        if self.pipe is None:
+            return None
+        seen, args = self._positions_args(region, writes, None)
+        return self.pipe.send_now("EVALSHA", self._apply.sha, 1, seen, *args)
+
+    def may_resend(self, *, failed: int) -> bool:
+        """Whether a fix script call that failed `failed` times (lost connection, timeout)
+        may be sent again."""
+        return self.pipe is not None and self.pipe.may_retry(failed=failed)
+
+    @staticmethod
+    def position_outcomes(reply: Any, writes: Sequence[PositionWrite]) -> list[bool | ValueError]:
+        """Each write's outcome from the fix script's reply (see `apply_positions`); raises
+        what the reply says went wrong (`NoScriptError` when Redis lost the script)."""
+        applied = unwrap_reply(reply)
+        return [a == 1 if a >= 0 else ValueError(f"rider id {w.rider_id!r} cannot be stored")
+                for a, w in zip(applied, writes, strict=True)]
+
+    def _positions_args(self, region: str, writes: Sequence[PositionWrite], at_ms: int | None
+                        ) -> tuple[str, list[str | int]]:
+        """The fix script's key (the region's `seen` set) and arguments for `writes`."""
         keys = _region_keys(region)
         res = self.resolution
         # Coordinates as hexadecimal floats: exact, and without the digit search that makes
@@ -113,15 +152,8 @@ class LiveStore:
         fixes = "".join([f"{escape_id(rider_id)}|{float(lat).hex()}|{float(lng).hex()}|{ts}|{seq}|"
                          f"{cell_of(lat, lng, res)}|{hint}|{conn}|{extra}\n"
                          for _, rider_id, lat, lng, ts, seq, extra, hint, conn in writes])
-        args: list[str | int] = [at_ms or now_ms(), self.rider_ttl_s, keys.rider_prefix,
-                                 keys.cell_prefix, fixes]
-        if self.pipe is not None:
-            applied = await self.pipe.evalsha(self._apply.sha, scripts.APPLY_FIXES, [keys.seen],
-                                              args)
-        else:
-            applied = await self._apply(keys=[keys.seen], args=args)
-        return [a == 1 if a >= 0 else ValueError(f"rider id {w.rider_id!r} cannot be stored")
-                for a, w in zip(applied, writes, strict=True)]
+        return keys.seen, [at_ms or now_ms(), self.rider_ttl_s, keys.rider_prefix,
+                           keys.cell_prefix, fixes]
 
     async def attach(self, region: str, rider_id: str, conn: str) -> int:
         """Record `conn` as the rider's live connection; return the highest sequence stored."""

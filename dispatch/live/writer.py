@@ -13,8 +13,10 @@ import logging
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from redis.exceptions import RedisError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, RedisError
 
+from dispatch.live.client import RETRYABLE_ERRORS
 from dispatch.live.models import PositionWrite
 from dispatch.live.store import LiveStore
 
@@ -50,10 +52,16 @@ class _Batch:
 class PositionWriter:
     """Batches `PositionWrite`s across connections and reports each one's outcome.
 
-    Up to `max_concurrent` flushes are in flight at once, so frames that arrive
+    Up to `max_concurrent` script calls are in flight at once, so frames that arrive
     while Redis runs one batch do not wait for it to return before being sent.
-    Two flushes may carry fixes of the same rider: the store script keeps the
+    Two calls may carry fixes of the same rider: the store script keeps the
     newest by device time and sequence whichever lands first.
+
+    A call goes out at once on the store's open pipe connection and its outcome is
+    handled in the reply's callback, with no task or coroutine per call (at one fix a
+    second per rider most calls carry a few fixes, so a call's overhead is paid nearly
+    per frame). A call that meets a lost connection, a timeout or a Redis that forgot the
+    script is sent again by `LiveStore.apply_positions` in a task, within the same retries.
     """
 
     def __init__(self, store: LiveStore, *, max_batch: int = 2000, max_concurrent: int = 4) -> None:
@@ -62,7 +70,7 @@ class PositionWriter:
         self.max_concurrent = max_concurrent
         self._pending: dict[str, _Batch] = {}
         self._scheduled = False
-        self._flushes: set[asyncio.Task[None]] = set()
+        self._in_flight: set[asyncio.Future[Any]] = set()
 
     def submit(self, write: PositionWrite, sink: WriteSink, token: Any) -> None:
         """Queue a write; `sink.written(outcome, token)` is called from the event loop once it
@@ -77,45 +85,88 @@ class PositionWriter:
             self._schedule()
 
     def _schedule(self) -> None:
-        if not self._scheduled and len(self._flushes) < self.max_concurrent:
+        if not self._scheduled and len(self._in_flight) < self.max_concurrent:
             self._scheduled = True
             # call_soon runs after the I/O callbacks already queued in this loop
             # iteration, so every frame read in the same iteration joins this flush.
             asyncio.get_running_loop().call_soon(self._start_flush)
 
     def _start_flush(self) -> None:
+        """Send what is pending, a call per region and up to `max_batch` writes, while
+        fewer than `max_concurrent` calls are in flight; the rest waits for a reply."""
         self._scheduled = False
-        if not self._pending:
-            return
-        pending, self._pending = self._pending, {}
-        task = asyncio.get_running_loop().create_task(self._flush(pending))
-        self._flushes.add(task)
-        task.add_done_callback(self._flush_done)
+        pending, step = self._pending, self.max_batch
+        while pending and len(self._in_flight) < self.max_concurrent:
+            region = next(iter(pending))
+            batch = pending[region]
+            if len(batch.writes) <= step:
+                del pending[region]
+                self._send(region, batch.writes, batch.sinks, batch.tokens)
+            else:
+                self._send(region, batch.writes[:step], batch.sinks[:step], batch.tokens[:step])
+                del batch.writes[:step], batch.sinks[:step], batch.tokens[:step]
 
-    def _flush_done(self, task: asyncio.Task[None]) -> None:
-        self._flushes.discard(task)
+    def _send(self, region: str, writes: list[PositionWrite], sinks: list[WriteSink],
+              tokens: list[Any]) -> None:
+        reply = self.store.send_positions(region, writes)
+        if reply is None:
+            self._retry(region, writes, sinks, tokens, failed=0)
+            return
+        self._in_flight.add(reply)
+        reply.add_done_callback(lambda done: self._landed(done, region, writes, sinks, tokens))
+
+    def _landed(self, reply: asyncio.Future[Any], region: str, writes: list[PositionWrite],
+                sinks: list[WriteSink], tokens: list[Any]) -> None:
+        self._in_flight.discard(reply)
+        outcomes: Sequence[bool | BaseException]
+        try:
+            outcomes = self.store.position_outcomes(reply.result(), writes)
+        except NoScriptError:
+            self._retry(region, writes, sinks, tokens, failed=0)
+            return
+        except RETRYABLE_ERRORS as exc:
+            if self.store.may_resend(failed=1):
+                self._retry(region, writes, sinks, tokens, failed=1)
+                return
+            outcomes = self._failed(region, writes, exc)
+        except (RedisError, OSError) as exc:
+            outcomes = self._failed(region, writes, exc)
+        except asyncio.CancelledError:  # a shutdown's gather gave up on it
+            outcomes = [RedisConnectionError("the write was cancelled")] * len(writes)
+        self._tell(sinks, tokens, outcomes)
         if self._pending:
             self._schedule()
 
-    async def _flush(self, pending: dict[str, _Batch]) -> None:
-        step = self.max_batch
-        calls = [self._write(region, batch.writes[i:i + step], batch.sinks[i:i + step],
-                             batch.tokens[i:i + step])
-                 for region, batch in pending.items()
-                 for i in range(0, len(batch.writes), step)]
-        if len(calls) == 1:  # the usual flush: no task per call to gather
-            await calls[0]
-        else:
-            await asyncio.gather(*calls)
+    @staticmethod
+    def _failed(region: str, writes: list[PositionWrite], exc: BaseException
+                ) -> list[BaseException]:
+        log.warning("position write failed", extra={"region": region, "error": str(exc)})
+        return [exc] * len(writes)
+
+    def _retry(self, region: str, writes: list[PositionWrite], sinks: list[WriteSink],
+               tokens: list[Any], *, failed: int) -> None:
+        task = asyncio.get_running_loop().create_task(
+            self._write(region, writes, sinks, tokens, failed))
+        self._in_flight.add(task)
+        task.add_done_callback(self._retried)
+
+    def _retried(self, task: asyncio.Future[Any]) -> None:
+        self._in_flight.discard(task)
+        if self._pending:
+            self._schedule()
 
     async def _write(self, region: str, writes: list[PositionWrite], sinks: list[WriteSink],
-                     tokens: list[Any]) -> None:
+                     tokens: list[Any], failed: int) -> None:
         outcomes: Sequence[bool | BaseException]
         try:
-            outcomes = await self.store.apply_positions(region, writes)
+            outcomes = await self.store.apply_positions(region, writes, failed=failed)
         except (RedisError, OSError) as exc:
-            log.warning("position write failed", extra={"region": region, "error": str(exc)})
-            outcomes = [exc] * len(writes)
+            outcomes = self._failed(region, writes, exc)
+        self._tell(sinks, tokens, outcomes)
+
+    @staticmethod
+    def _tell(sinks: list[WriteSink], tokens: list[Any],
+              outcomes: Sequence[bool | BaseException]) -> None:
         for sink, token, outcome in zip(sinks, tokens, outcomes, strict=True):
             try:
                 sink.written(outcome, token)
@@ -124,8 +175,8 @@ class PositionWriter:
 
     async def drain(self) -> None:
         """Wait until everything submitted so far is written (used at shutdown)."""
-        while self._pending or self._flushes:
-            if self._flushes:
-                await asyncio.gather(*self._flushes, return_exceptions=True)
+        while self._pending or self._in_flight:
+            if self._in_flight:
+                await asyncio.gather(*self._in_flight, return_exceptions=True)
             else:
                 self._start_flush()

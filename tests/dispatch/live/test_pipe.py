@@ -64,6 +64,62 @@ async def test_a_reply_later_than_the_timeout_fails_only_its_call(redis: Redis) 
         await pipe.aclose()
 
 
+async def test_calls_behind_a_late_reply_fail_as_a_lost_connection(redis: Redis) -> None:
+    """The late reply's connection is dropped, so the calls sent after it on that connection
+    fail too (their replies would no longer match): as a lost connection."""
+    pipe = RespPipe.for_client(redis, timeout_s=0.2, retries=0)
+    assert pipe is not None
+    try:
+        await pipe.call("PING")  # connected: both calls below go on one connection
+        late = asyncio.ensure_future(pipe.call("BLPOP", "nothing-will-come", 2))
+        await asyncio.sleep(0.05)
+        behind = asyncio.ensure_future(pipe.call("ECHO", "behind"))
+        with pytest.raises(RedisTimeoutError):
+            await late
+        with pytest.raises(RedisConnectionError):
+            await behind
+        assert await pipe.call("ECHO", "after") == "after"
+    finally:
+        await pipe.aclose()
+
+
+async def test_with_retries_the_calls_behind_a_late_reply_are_sent_again(redis: Redis) -> None:
+    """Both calls are sent again on a new connection, in their order; the list gets its
+    value while they wait there, so both are answered."""
+    pipe = RespPipe.for_client(redis, timeout_s=0.2, retries=1)
+    assert pipe is not None
+    try:
+        await pipe.call("PING")
+        late = asyncio.ensure_future(pipe.call("BLPOP", "filled-later", 2))
+        await asyncio.sleep(0.05)
+        behind = asyncio.ensure_future(pipe.call("ECHO", "behind"))
+        await asyncio.sleep(0.25)  # past the first timeout
+        await redis.rpush("filled-later", "v")
+        assert await late == ["filled-later", "v"]
+        assert await behind == "behind"
+    finally:
+        await pipe.aclose()
+
+
+async def test_a_stream_of_prompt_replies_outlasting_the_timeout_never_times_out(
+    redis: Redis,
+) -> None:
+    """One timer watches the oldest call: as calls are answered it moves on to the next,
+    so calls that keep coming for several timeouts, each answered at once, all succeed."""
+    pipe = RespPipe.for_client(redis, timeout_s=0.1, retries=0)
+    assert pipe is not None
+    try:
+        stop = time.monotonic() + 0.5
+        calls = 0
+        while time.monotonic() < stop:
+            replies = await asyncio.gather(*(pipe.call("INCR", "count") for _ in range(5)))
+            calls += 5
+            assert replies[-1] == calls
+            await asyncio.sleep(0.005)
+    finally:
+        await pipe.aclose()
+
+
 async def test_a_closed_pipe_refuses_calls(redis: Redis) -> None:
     pipe = RespPipe.for_client(redis, timeout_s=5)
     assert pipe is not None
