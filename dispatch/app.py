@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 import secrets
@@ -23,6 +22,7 @@ from dispatch.background import stop_tasks
 from dispatch.config import Settings, get_settings
 from dispatch.db.engine import create_engine, session_factory
 from dispatch.db.migrate import migrate
+from dispatch.gc_policy import tune_collector
 from dispatch.health import views as health_views
 from dispatch.live.client import connect_redis
 from dispatch.live.pipe import RespPipe
@@ -104,10 +104,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         poll_s=settings.outbox_poll_s))) if settings.outbox_relay else None
     dispatching = start_in_app(services)
     if getattr(app.state, "freeze_gc", False):
-        # What start-up made lives as long as the process: out of the collector's sight, the
-        # collections that requests trigger have that much less to traverse.
-        gc.collect()
-        gc.freeze()
+        tune_collector(settings.gc_young_threshold)
     try:
         yield
     finally:

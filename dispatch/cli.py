@@ -19,7 +19,8 @@ def uvicorn_config(settings: Settings, *, host: str, port: int, freeze_gc: bool 
                    ) -> uvicorn.Config:
     """The uvicorn configuration that enforces the rider stream's transport limits and sends
     each HTTP response in one write. `freeze_gc`: the process is this server alone, so what
-    its start-up made is frozen out of the garbage collector (see `dispatch.app`)."""
+    its start-up made is frozen out of the garbage collector and its young generation is
+    collected less often (`dispatch.gc_policy`)."""
     from dispatch.app import create_app  # noqa: PLC0415  (keep `dispatch token` light)
     from dispatch.http_writes import CoalescingHttpProtocol  # noqa: PLC0415
     from dispatch.riders.fastpath import RiderStreamProtocol  # noqa: PLC0415

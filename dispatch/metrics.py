@@ -5,7 +5,14 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    GC_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+)
 from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -15,10 +22,16 @@ COUNT_BUCKETS = (0, 1, 5, 10, 50, 100, 500, 1000, 5000, 20_000, 100_000)
 
 
 class Metrics:
-    """The service's metrics: riders, fixes, ack latency, stream errors, and batches."""
+    """The service's metrics: riders, fixes, ack latency, stream errors, and batches; and
+    the process's own (`process_*`: CPU, memory, file descriptors; `python_gc_*`: garbage
+    collections by generation, whose full passes stall the event loop)."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        # The standard collectors read process-wide state, so every app's registry may
+        # share them.
+        self.registry.register(PROCESS_COLLECTOR)
+        self.registry.register(GC_COLLECTOR)
         self.riders_connected = Gauge(
             "dispatch_riders_connected", "Rider websocket connections open on this process",
             registry=self.registry,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable
 
@@ -297,3 +298,6 @@ async def test_metrics_count_fixes_errors_and_connections(service: RunningServic
     assert 'dispatch_fixes_total{result="accepted"} 2.0' in text
     assert 'dispatch_fixes_total{result="rejected_lat"} 1.0' in text
     assert "dispatch_fix_ack_seconds_count 1.0" in text
+    # The process's own figures an operator reads beside them: CPU and full collections.
+    assert re.search(r"^process_cpu_seconds_total [0-9.]+$", text, re.M)
+    assert re.search(r'^python_gc_collections_total\{generation="2"\} [0-9.]+$', text, re.M)
