@@ -133,6 +133,9 @@ class PositionWriter:
             outcomes = self._failed(region, writes, exc)
         except asyncio.CancelledError:  # a shutdown's gather gave up on it
             outcomes = [RedisConnectionError("the write was cancelled")] * len(writes)
+        except Exception as exc:  # a bug: the riders still hear of it and send again
+            log.exception("position write reply not understood", extra={"region": region})
+            outcomes = [exc] * len(writes)
         self._tell(sinks, tokens, outcomes)
         if self._pending:
             self._schedule()
