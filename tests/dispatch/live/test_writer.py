@@ -138,6 +138,8 @@ async def test_writes_go_on_after_redis_restarts_empty() -> None:
 
 
 async def test_a_connection_killed_under_calls_in_flight_loses_no_write(redis: Redis) -> None:
+    """Redis holds the calls (writes paused) while their connection is killed, so none of
+    them ran: each is sent again on a new connection and lands once writes resume."""
     pipe = RespPipe.for_client(redis, timeout_s=5)
     assert pipe is not None
     store = LiveStore(redis, pipe=pipe)
@@ -145,9 +147,10 @@ async def test_a_connection_killed_under_calls_in_flight_loses_no_write(redis: R
     sink = Sink(40)
     try:
         await pipe.call("CLIENT", "SETNAME", "the-pipe")
+        await redis.execute_command("CLIENT", "PAUSE", "1000", "WRITE")
         for i in range(40):
             writer.submit(fix(f"r{i}", 1), sink, i)
-        await asyncio.sleep(0)  # the first flush is sent: 20 calls in flight
+        await asyncio.sleep(0.1)  # the first calls are sent, and held
         clients = await redis.client_list()
         (victim,) = [c for c in clients if c["name"] == "the-pipe"]
         await redis.client_kill_filter(_id=victim["id"])
@@ -157,6 +160,7 @@ async def test_a_connection_killed_under_calls_in_flight_loses_no_write(redis: R
             state = await store.get_rider("city", f"r{i}")
             assert state is not None and state.last_seq == 1
     finally:
+        await redis.execute_command("CLIENT", "UNPAUSE")
         await pipe.aclose()
 
 
