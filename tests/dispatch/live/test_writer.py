@@ -48,6 +48,24 @@ async def settle(sink: Sink, writer: PositionWriter) -> None:
     assert all(len(outcomes) == 1 for outcomes in sink.outcomes.values()), sink.outcomes
 
 
+def submit_riders(writer: PositionWriter, riders: int, seq: int) -> Sink:
+    """Submit fix `seq` of riders r0..r{riders-1}; the sink hears their outcomes."""
+    sink = Sink(riders)
+    for i in range(riders):
+        writer.submit(fix(f"r{i}", seq), sink, i)
+    return sink
+
+
+async def assert_all_landed(sink: Sink, writer: PositionWriter, store: LiveStore,
+                            seq: int) -> None:
+    """Every write was told it moved its rider, and every rider is stored at `seq`."""
+    await settle(sink, writer)
+    assert all(outcomes == [True] for outcomes in sink.outcomes.values())
+    for i in range(sink.expected):
+        state = await store.get_rider("city", f"r{i}")
+        assert state is not None and state.last_seq == seq
+
+
 class CountingStore(LiveStore):
     """A live store that records how many script calls were in flight at once."""
 
@@ -118,20 +136,9 @@ async def test_writes_go_on_after_redis_restarts_empty() -> None:
         store = LiveStore(redis, pipe=pipe)
         writer = PositionWriter(store)
         try:
-            first = Sink(3)
-            for i in range(3):
-                writer.submit(fix(f"r{i}", 1), first, i)
-            await settle(first, writer)
-            assert all(outcomes == [True] for outcomes in first.outcomes.values())
+            await assert_all_landed(submit_riders(writer, 3, 1), writer, store, 1)
             server.restart_empty()
-            second = Sink(3)
-            for i in range(3):
-                writer.submit(fix(f"r{i}", 2), second, i)
-            await settle(second, writer)
-            assert all(outcomes == [True] for outcomes in second.outcomes.values())
-            for i in range(3):
-                state = await store.get_rider("city", f"r{i}")
-                assert state is not None and state.last_seq == 2
+            await assert_all_landed(submit_riders(writer, 3, 2), writer, store, 2)
         finally:
             await pipe.aclose()
             await redis.aclose()
@@ -144,23 +151,17 @@ async def test_a_connection_killed_under_calls_in_flight_loses_no_write(redis: R
     assert pipe is not None
     store = LiveStore(redis, pipe=pipe)
     writer = PositionWriter(store, max_batch=2)
-    sink = Sink(40)
     try:
         await pipe.call("CLIENT", "SETNAME", "the-pipe")
-        await redis.execute_command("CLIENT", "PAUSE", "1000", "WRITE")
-        for i in range(40):
-            writer.submit(fix(f"r{i}", 1), sink, i)
+        await redis.client_pause(1000, all=False)  # writes (and scripts) held
+        sink = submit_riders(writer, 40, 1)
         await asyncio.sleep(0.1)  # the first calls are sent, and held
         clients = await redis.client_list()
         (victim,) = [c for c in clients if c["name"] == "the-pipe"]
         await redis.client_kill_filter(_id=victim["id"])
-        await settle(sink, writer)
-        assert all(outcomes == [True] for outcomes in sink.outcomes.values())
-        for i in range(40):
-            state = await store.get_rider("city", f"r{i}")
-            assert state is not None and state.last_seq == 1
+        await assert_all_landed(sink, writer, store, 1)
     finally:
-        await redis.execute_command("CLIENT", "UNPAUSE")
+        await redis.client_unpause()
         await pipe.aclose()
 
 
@@ -175,16 +176,11 @@ async def test_a_call_past_the_timeout_fails_its_writes_once_retries_are_spent(
     writer = PositionWriter(store)
     try:
         await pipe.call("PING")
-        await redis.execute_command("CLIENT", "PAUSE", "600", "ALL")
-        paused = Sink(2)
-        writer.submit(fix("r1", 1), paused, 0)
-        writer.submit(fix("r2", 1), paused, 1)
+        await redis.client_pause(600)
+        paused = submit_riders(writer, 2, 1)
         await settle(paused, writer)
         assert all(isinstance(o[0], RedisTimeoutError) for o in paused.outcomes.values())
         await asyncio.sleep(0.5)  # the pause is over
-        after = Sink(1)
-        writer.submit(fix("r1", 2), after, 0)
-        await settle(after, writer)
-        assert after.outcomes[0] == [True]
+        await assert_all_landed(submit_riders(writer, 2, 2), writer, store, 2)
     finally:
         await pipe.aclose()
