@@ -379,12 +379,13 @@ async def settle(pid: int, *, busy_share: float = 0.1, limit_s: float = 60.0) ->
     return time.perf_counter() - started
 
 
-def server_full_collections(port: int) -> int:
-    """How many full (generation 2) garbage collections the service has run."""
+def server_full_collections(port: int) -> int | None:
+    """How many full (generation 2) garbage collections the service has run (None from a
+    service whose `/metrics` does not say)."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
         text = response.read().decode()
     found = re.search(r'^python_gc_collections_total\{generation="2"\} (\S+)$', text, re.M)
-    return int(float(found.group(1))) if found else -1
+    return int(float(found.group(1))) if found else None
 
 
 def client_full_collections() -> int:
@@ -402,7 +403,7 @@ async def run(plan: Plan, port: int, pid: int, redis_url: str, redis_pid: int
     settle_s = await settle(pid)
     rss_after = rss_kb(pid)
     pids = {"server": pid, "client": os.getpid(), "redis": redis_pid}
-    busy: dict[str, float] = {}
+    busy: dict[str, float | None] = {}
 
     def cpu_now() -> dict[str, float]:
         return {"wall": time.perf_counter(), "server_wait": run_queue_wait_seconds(pid),
@@ -427,7 +428,9 @@ async def run(plan: Plan, port: int, pid: int, redis_url: str, redis_pid: int
     full_gcs = (server_full_collections(port), client_full_collections())
     latencies = await paced(riders, plan.latency_seconds)
     record("latency", end, cpu_now())
-    busy["server_full_gcs_latency"] = server_full_collections(port) - full_gcs[0]
+    server_gcs = server_full_collections(port)
+    busy["server_full_gcs_latency"] = (None if server_gcs is None or full_gcs[0] is None
+                                       else server_gcs - full_gcs[0])
     busy["client_full_gcs_latency"] = client_full_collections() - full_gcs[1]
     records = int(max(batched, 50_000) * 3)
     raw = await raw_redis(redis_url, records, plan.riders)
