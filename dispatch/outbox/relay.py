@@ -7,6 +7,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+import asyncpg  # type: ignore[import-untyped]
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dispatch.errors import DispatchError
 from dispatch.idempotency import service as idempotency
+from dispatch.live.pipe import RespPipe
 from dispatch.orders import offers
 from dispatch.outbox.service import relay_once
 from dispatch.payments import service as payments
@@ -34,6 +36,7 @@ class RelayParams:
     batch: int
     maxlen: int
     poll_s: float
+    pipe: RespPipe | None = None  # carries the publish script call, if given (see relay_once)
 
 
 async def _housekeeping(params: RelayParams) -> None:
@@ -49,11 +52,13 @@ async def run_relay(params: RelayParams) -> None:
     while True:
         try:
             while await relay_once(db=params.db, redis=params.redis, stream=params.stream,
-                                   batch=params.batch, maxlen=params.maxlen) == params.batch:
+                                   batch=params.batch, maxlen=params.maxlen,
+                                   pipe=params.pipe) == params.batch:
                 pass
             if time.monotonic() >= next_housekeeping:
                 next_housekeeping = time.monotonic() + HOUSEKEEPING_S
                 await _housekeeping(params)
-        except (RedisError, SQLAlchemyError, DispatchError, OSError) as exc:
+        except (RedisError, SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError,
+                DispatchError, OSError) as exc:  # asyncpg's own: a pass runs on the driver
             log.warning("outbox relay pass failed", extra={"error": str(exc)})
         await asyncio.sleep(params.poll_s)
