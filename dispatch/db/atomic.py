@@ -155,9 +155,8 @@ def _compiled(step: Step, dialect: Dialect) -> _Compiled:
         processors=tuple(b.type.dialect_impl(dialect).bind_processor(dialect) for b in binds))
 
 
-async def on_driver(engine: AsyncEngine, use: Callable[[Any], Any]) -> Any:
-    """`await use(asyncpg_connection)` on a pooled connection, outside any transaction
-    (asyncpg engines only)."""
+async def _on_driver(engine: AsyncEngine, use: Callable[[Any], Any]) -> Any:
+    """`await use(asyncpg_connection)` on a pooled connection, outside any transaction."""
     pooled = await engine.raw_connection()  # no SQLAlchemy Connection: a third of the cost
     try:
         return await use(pooled.driver_connection)
@@ -172,7 +171,7 @@ async def on_driver(engine: AsyncEngine, use: Callable[[Any], Any]) -> Any:
 async def _run_on_driver(engine: AsyncEngine, step: Step, values: Mapping[str, Any]) -> bool:
     compiled = _compiled(step, engine.dialect)
     args = compiled.args(values)
-    row = await on_driver(engine, lambda driver: driver.fetchrow(compiled.sql, *args))
+    row = await _on_driver(engine, lambda driver: driver.fetchrow(compiled.sql, *args))
     return row is not None
 
 
@@ -226,9 +225,9 @@ async def _run_group(engine: AsyncEngine, grouped: Grouped,
     args = [compiled.args(values) for values in sorted(group, key=_sort_key(grouped))]
     try:
         if grouped.returned is None:
-            await on_driver(engine, lambda driver: driver.executemany(compiled.sql, args))
+            await _on_driver(engine, lambda driver: driver.executemany(compiled.sql, args))
             return [False] * len(group)
-        rows = await on_driver(engine, lambda driver: driver.fetchmany(compiled.sql, args))
+        rows = await _on_driver(engine, lambda driver: driver.fetchmany(compiled.sql, args))
     except asyncpg.PostgresError:
         if len(group) == 1:
             raise

@@ -13,15 +13,15 @@ in redis-py cost ~40 µs per event. If the process dies after XADD and before th
 the rows are published again: consumers deduplicate by the `id` field (see
 `dispatch.outbox.consumer`).
 
-On PostgreSQL (asyncpg) a pass is one statement on the driver, in a transaction held
-across the Redis call: `UPDATE … SET published_at … WHERE id IN (SELECT … FOR UPDATE SKIP
-LOCKED) RETURNING …` takes and marks the rows, the script publishes them, then the commit;
-a failed publish rolls the marks back. With a `RespPipe` the script call is one RESP write
-packed here, not through redis-py. Through SQLAlchemy's session and redis-py a pass cost
-the worker ~80-100 µs of CPU per event on the slow host, mostly redis-py packing ~800
-arguments one by one and the ORM's two statements; this way ~40% less, and the event loop
-is held that much less per pass (see `benchmarks/README.md`, "orders"). SQLite keeps the
-session path.
+On PostgreSQL (asyncpg) a pass is one statement sent as it is written (no ORM session), in
+a transaction held across the Redis call: `UPDATE … SET published_at … WHERE id IN (SELECT
+… FOR UPDATE SKIP LOCKED) RETURNING …` takes and marks the rows, the script publishes them,
+then the commit; a failed publish rolls the marks back. With a `RespPipe` the script call is
+one RESP write packed here, not through redis-py. Through the ORM session and redis-py a
+pass cost the worker ~80-150 µs of CPU per event on the slow host, mostly redis-py packing
+~8 arguments per event one by one and the ORM's two statements; this way about half, and
+the event loop is held that much less per pass (see `benchmarks/README.md`, "orders").
+SQLite keeps the session path.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from redis.asyncio import Redis
 from sqlalchemy import BigInteger, Text, cast, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from dispatch.db.atomic import engine_of, on_driver
+from dispatch.db.atomic import engine_of
 from dispatch.db.base import utcnow
 from dispatch.db.bulk import among
 from dispatch.live.pipe import RespPipe
@@ -83,15 +83,11 @@ async def relay_once(*, db: Db, redis: Redis, stream: str, batch: int, maxlen: i
     script call (to the same Redis as `redis`)."""
     engine = engine_of(db)
     if engine.dialect.driver == "asyncpg":
-        async def take_and_publish(driver: Any) -> int:
-            async with driver.transaction():
-                rows = await driver.fetch(_TAKE, utcnow(), batch)
-                if rows:
-                    await _publish(redis, pipe, stream, maxlen,
-                                   sorted(rows, key=lambda row: row[0]))
-                return len(rows)
-        published: int = await on_driver(engine, take_and_publish)
-        return published
+        async with engine.begin() as conn:  # committed after the publish, rolled back if it fails
+            taken = (await conn.exec_driver_sql(_TAKE, (utcnow(), batch))).all()
+            if taken:
+                await _publish(redis, pipe, stream, maxlen, sorted(taken, key=lambda r: r[0]))
+        return len(taken)
     async with db.begin() as session:
         rows = (await session.execute(
             _UNPUBLISHED.limit(batch).with_for_update(skip_locked=True))).all()
