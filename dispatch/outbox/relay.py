@@ -7,7 +7,6 @@ import logging
 import time
 from dataclasses import dataclass
 
-import asyncpg  # type: ignore[import-untyped]
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
@@ -58,7 +57,6 @@ async def run_relay(params: RelayParams) -> None:
             if time.monotonic() >= next_housekeeping:
                 next_housekeeping = time.monotonic() + HOUSEKEEPING_S
                 await _housekeeping(params)
-        except (RedisError, SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError,
-                DispatchError, OSError) as exc:  # asyncpg's own: a pass runs on the driver
+        except (RedisError, SQLAlchemyError, DispatchError, OSError) as exc:
             log.warning("outbox relay pass failed", extra={"error": str(exc)})
         await asyncio.sleep(params.poll_s)
