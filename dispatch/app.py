@@ -98,10 +98,14 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     app.state.services = services
     evictor = asyncio.create_task(_evict_loop(services))
+    # The relay's own pipe: its script calls are large, and the fix writes' pipe should not
+    # wait behind them.
+    relay_pipe = (RespPipe.for_client(redis, timeout_s=settings.redis_timeout_s)
+                  if settings.outbox_relay else None)
     relay = asyncio.create_task(run_relay(RelayParams(
         db=services.db, redis=redis, provider=services.payments, stream=settings.outbox_stream,
         batch=settings.outbox_batch, maxlen=settings.outbox_stream_maxlen,
-        poll_s=settings.outbox_poll_s))) if settings.outbox_relay else None
+        poll_s=settings.outbox_poll_s, pipe=relay_pipe))) if settings.outbox_relay else None
     dispatching = start_in_app(services)
     if getattr(app.state, "freeze_gc", False):
         tune_collector(settings.gc_young_threshold)
@@ -112,8 +116,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await services.hub.close_all(protocol.CLOSE_GOING_AWAY, "server shutting down")
         await services.order_events.close()
         await services.writer.drain()
-        if pipe is not None:
-            await pipe.aclose()
+        for opened in (pipe, relay_pipe):
+            if opened is not None:
+                await opened.aclose()
         await redis.aclose()
         await engine.dispose()
         if embedded is not None:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dispatch.errors import DispatchError
 from dispatch.idempotency import service as idempotency
+from dispatch.live.pipe import RespPipe
 from dispatch.orders import offers
 from dispatch.outbox.service import relay_once
 from dispatch.payments import service as payments
@@ -34,6 +35,7 @@ class RelayParams:
     batch: int
     maxlen: int
     poll_s: float
+    pipe: RespPipe | None = None  # carries the publish script call, if given (see relay_once)
 
 
 async def _housekeeping(params: RelayParams) -> None:
@@ -49,7 +51,8 @@ async def run_relay(params: RelayParams) -> None:
     while True:
         try:
             while await relay_once(db=params.db, redis=params.redis, stream=params.stream,
-                                   batch=params.batch, maxlen=params.maxlen) == params.batch:
+                                   batch=params.batch, maxlen=params.maxlen,
+                                   pipe=params.pipe) == params.batch:
                 pass
             if time.monotonic() >= next_housekeeping:
                 next_housekeeping = time.monotonic() + HOUSEKEEPING_S

@@ -8,9 +8,11 @@ from collections.abc import Callable
 import httpx
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import update
 
 from dispatch.config import Settings
+from dispatch.live.pipe import RespPipe
 from dispatch.outbox.consumer import StreamConsumer
 from dispatch.outbox.models import OutboxRow
 from dispatch.outbox.service import backlog, relay_once
@@ -64,3 +66,54 @@ async def test_the_service_relays_in_the_background(
             await asyncio.sleep(0.05)
         entries = await redis.xrange(settings.outbox_stream)
         assert [fields["event"] for _, fields in entries] == ["order.pending_dispatch"]
+
+
+async def test_a_pass_through_the_pipe_publishes_what_redis_py_publishes(
+    redis: Redis, make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(outbox_relay=False)
+    async with run_service(settings) as service, httpx.AsyncClient(base_url=service.http) as c:
+        world = await make_world(service, c)
+        await world.step(await world.order(), "cancel", world.customer)
+        await world.order()
+        db, stream = service.services.db, settings.outbox_stream
+        pipe = RespPipe.for_client(redis, timeout_s=2.0)
+        assert pipe is not None
+        try:
+            assert await relay_once(db=db, redis=redis, stream=stream, batch=100,
+                                    maxlen=10_000, pipe=pipe) == 4
+        finally:
+            await pipe.aclose()
+        through_pipe = [fields for _, fields in await redis.xrange(stream)]
+        async with db.begin() as session:
+            await session.execute(update(OutboxRow).values(published_at=None))
+        assert await relay_once(db=db, redis=redis, stream=stream, batch=100,
+                                maxlen=10_000) == 4
+        through_redis_py = [fields for _, fields in await redis.xrange(stream)][4:]
+        assert through_pipe == through_redis_py
+        assert [int(fields["id"]) for fields in through_pipe] == sorted(
+            int(fields["id"]) for fields in through_pipe)
+        assert [fields["event"] for fields in through_pipe] == [
+            "order.pending_dispatch", "order.cancelled", "payment.voided",
+            "order.pending_dispatch"]
+
+
+async def test_events_stay_unpublished_when_the_publish_fails(
+    redis: Redis, make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(outbox_relay=False)
+    async with run_service(settings) as service, httpx.AsyncClient(base_url=service.http) as c:
+        world = await make_world(service, c)
+        await world.order()
+        db = service.services.db
+        pipe = RespPipe.for_client(redis, timeout_s=2.0)
+        assert pipe is not None
+        await pipe.aclose()  # every call on it now fails
+        with pytest.raises(RedisError):
+            await relay_once(db=db, redis=redis, stream=settings.outbox_stream, batch=100,
+                             maxlen=10_000, pipe=pipe)
+        assert await backlog(db=db) == 1
+        assert await redis.xlen(settings.outbox_stream) == 0
+        assert await relay_once(db=db, redis=redis, stream=settings.outbox_stream, batch=100,
+                                maxlen=10_000) == 1
+        assert await backlog(db=db) == 0
