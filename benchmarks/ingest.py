@@ -62,7 +62,7 @@ from benchmarks._support import (
     service_process,
 )
 from dispatch.auth.tokens import TokenSigner
-from dispatch.gc_policy import tune_collector
+from dispatch.gc_policy import YOUNG_THRESHOLD, tune_collector
 from dispatch.redis_server import EmbeddedRedis
 
 SECRET = "benchmark-secret-key-long-enough-for-hs256-signing"
@@ -186,7 +186,7 @@ class Rider(asyncio.Protocol):
     def frame_of(self, batch: int) -> bytes:
         """A `fix` frame (batch 1) or a `fixes` frame of `batch` fixes."""
         if batch == 1:
-            return orjson.dumps({"type": "fix", **self.fixes(1)[0]})
+            return self.fix_frame()
         return orjson.dumps({"type": "fixes", "fixes": self.fixes(batch)})
 
     def close(self) -> None:
@@ -399,7 +399,7 @@ async def run(plan: Plan, port: int, pid: int, redis_url: str, redis_pid: int
     t0 = time.perf_counter()
     riders = await connect_all(port, signer, plan.riders)
     connect_s = time.perf_counter() - t0
-    tune_collector(50_000)
+    tune_collector(YOUNG_THRESHOLD)
     settle_s = await settle(pid)
     rss_after = rss_kb(pid)
     pids = {"server": pid, "client": os.getpid(), "redis": redis_pid}

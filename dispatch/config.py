@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dispatch.gc_policy import YOUNG_THRESHOLD
+
 
 class Settings(BaseSettings):
     """Every tunable of the service; see docs/configuration.md for the meaning of each."""
@@ -39,7 +41,7 @@ class Settings(BaseSettings):
     rider_key_ttl_s: int = Field(86_400, gt=0)
     max_write_batch: int = Field(2000, ge=1)
     max_write_calls: int = Field(4, ge=1)  # script calls in flight at once, per worker
-    gc_young_threshold: int = Field(50_000, ge=0)  # under `dispatch serve`; 0: Python's 700
+    gc_young_threshold: int = Field(YOUNG_THRESHOLD, ge=0)  # under `dispatch serve`; 0: 700
 
     # Rider stream protocol limits.
     max_frame_bytes: int = Field(256 * 1024, ge=1024)

@@ -22,6 +22,9 @@ from __future__ import annotations
 
 import gc
 
+# The young generation's threshold `dispatch serve` uses unless configured (see above).
+YOUNG_THRESHOLD = 50_000
+
 
 def tune_collector(young_threshold: int) -> None:
     """Freeze what exists now and collect the young generation every `young_threshold`

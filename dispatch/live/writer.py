@@ -41,12 +41,28 @@ class _Batch:
     collector stops tracking.
     """
 
-    __slots__ = ("sinks", "tokens", "writes")
+    __slots__ = ("region", "sinks", "tokens", "writes")
 
-    def __init__(self) -> None:
+    def __init__(self, region: str) -> None:
+        self.region = region
         self.writes: list[PositionWrite] = []
         self.sinks: list[WriteSink] = []
         self.tokens: list[Any] = []
+
+    def take(self, n: int) -> _Batch:
+        """The first `n` writes as a batch of their own, removed from this one."""
+        head = _Batch(self.region)
+        head.writes, head.sinks, head.tokens = self.writes[:n], self.sinks[:n], self.tokens[:n]
+        del self.writes[:n], self.sinks[:n], self.tokens[:n]
+        return head
+
+    def tell(self, outcomes: Sequence[bool | BaseException]) -> None:
+        """Give each write's sink its outcome."""
+        for sink, token, outcome in zip(self.sinks, self.tokens, outcomes, strict=True):
+            try:
+                sink.written(outcome, token)
+            except Exception:  # one connection's failure must not starve the others
+                log.exception("write callback failed")
 
 
 class PositionWriter:
@@ -77,7 +93,7 @@ class PositionWriter:
         is written or failed."""
         batch = self._pending.get(write.region)
         if batch is None:
-            batch = self._pending[write.region] = _Batch()
+            batch = self._pending[write.region] = _Batch(write.region)
         batch.writes.append(write)
         batch.sinks.append(sink)
         batch.tokens.append(token)
@@ -95,86 +111,64 @@ class PositionWriter:
         """Send what is pending, a call per region and up to `max_batch` writes, while
         fewer than `max_concurrent` calls are in flight; the rest waits for a reply."""
         self._scheduled = False
-        pending, step = self._pending, self.max_batch
+        pending = self._pending
         while pending and len(self._in_flight) < self.max_concurrent:
-            region = next(iter(pending))
-            batch = pending[region]
-            if len(batch.writes) <= step:
-                del pending[region]
-                self._send(region, batch.writes, batch.sinks, batch.tokens)
+            batch = pending[next(iter(pending))]
+            if len(batch.writes) <= self.max_batch:
+                del pending[batch.region]
+                self._send(batch)
             else:
-                self._send(region, batch.writes[:step], batch.sinks[:step], batch.tokens[:step])
-                del batch.writes[:step], batch.sinks[:step], batch.tokens[:step]
+                self._send(batch.take(self.max_batch))
 
-    def _send(self, region: str, writes: list[PositionWrite], sinks: list[WriteSink],
-              tokens: list[Any]) -> None:
-        reply = self.store.send_positions(region, writes)
+    def _send(self, batch: _Batch) -> None:
+        reply = self.store.send_positions(batch.region, batch.writes)
         if reply is None:
-            self._retry(region, writes, sinks, tokens, failed=0)
+            self._retry(batch, failed=0)
             return
         self._in_flight.add(reply)
-        reply.add_done_callback(lambda done: self._landed(done, region, writes, sinks, tokens))
+        reply.add_done_callback(lambda done: self._landed(done, batch))
 
-    def _landed(self, reply: asyncio.Future[Any], region: str, writes: list[PositionWrite],
-                sinks: list[WriteSink], tokens: list[Any]) -> None:
+    def _landed(self, reply: asyncio.Future[Any], batch: _Batch) -> None:
         self._in_flight.discard(reply)
         outcomes: Sequence[bool | BaseException]
         try:
-            outcomes = self.store.position_outcomes(reply.result(), writes)
+            outcomes = self.store.position_outcomes(reply.result(), batch.writes)
         except NoScriptError:
-            self._retry(region, writes, sinks, tokens, failed=0)
+            self._retry(batch, failed=0)
             return
         except RETRYABLE_ERRORS as exc:
             if self.store.may_resend(failed=1):
-                self._retry(region, writes, sinks, tokens, failed=1)
+                self._retry(batch, failed=1)
                 return
-            outcomes = self._failed(region, writes, exc)
+            outcomes = _failed(batch, exc)
         except (RedisError, OSError) as exc:
-            outcomes = self._failed(region, writes, exc)
+            outcomes = _failed(batch, exc)
         except asyncio.CancelledError:  # a shutdown's gather gave up on it
-            outcomes = [RedisConnectionError("the write was cancelled")] * len(writes)
+            outcomes = [RedisConnectionError("the write was cancelled")] * len(batch.writes)
         except Exception as exc:  # a bug: the riders still hear of it and send again
-            log.exception("position write reply not understood", extra={"region": region})
-            outcomes = [exc] * len(writes)
-        self._tell(sinks, tokens, outcomes)
-        if self._pending:
-            self._schedule()
+            log.exception("position write reply not understood", extra={"region": batch.region})
+            outcomes = [exc] * len(batch.writes)
+        batch.tell(outcomes)
+        self._done(reply)
 
-    @staticmethod
-    def _failed(region: str, writes: list[PositionWrite], exc: BaseException
-                ) -> list[BaseException]:
-        log.warning("position write failed", extra={"region": region, "error": str(exc)})
-        return [exc] * len(writes)
-
-    def _retry(self, region: str, writes: list[PositionWrite], sinks: list[WriteSink],
-               tokens: list[Any], *, failed: int) -> None:
-        task = asyncio.get_running_loop().create_task(
-            self._write(region, writes, sinks, tokens, failed))
+    def _retry(self, batch: _Batch, *, failed: int) -> None:
+        task = asyncio.get_running_loop().create_task(self._write(batch, failed))
         self._in_flight.add(task)
-        task.add_done_callback(self._retried)
+        task.add_done_callback(self._done)
 
-    def _retried(self, task: asyncio.Future[Any]) -> None:
-        self._in_flight.discard(task)
+    def _done(self, call: asyncio.Future[Any]) -> None:
+        """A call is over: make room for what waits."""
+        self._in_flight.discard(call)
         if self._pending:
             self._schedule()
 
-    async def _write(self, region: str, writes: list[PositionWrite], sinks: list[WriteSink],
-                     tokens: list[Any], failed: int) -> None:
+    async def _write(self, batch: _Batch, failed: int) -> None:
         outcomes: Sequence[bool | BaseException]
         try:
-            outcomes = await self.store.apply_positions(region, writes, failed=failed)
+            outcomes = await self.store.apply_positions(batch.region, batch.writes, failed=failed)
         except (RedisError, OSError) as exc:
-            outcomes = self._failed(region, writes, exc)
-        self._tell(sinks, tokens, outcomes)
-
-    @staticmethod
-    def _tell(sinks: list[WriteSink], tokens: list[Any],
-              outcomes: Sequence[bool | BaseException]) -> None:
-        for sink, token, outcome in zip(sinks, tokens, outcomes, strict=True):
-            try:
-                sink.written(outcome, token)
-            except Exception:  # one connection's failure must not starve the others
-                log.exception("write callback failed")
+            outcomes = _failed(batch, exc)
+        batch.tell(outcomes)
 
     async def drain(self) -> None:
         """Wait until everything submitted so far is written (used at shutdown)."""
@@ -183,3 +177,8 @@ class PositionWriter:
                 await asyncio.gather(*self._in_flight, return_exceptions=True)
             else:
                 self._start_flush()
+
+
+def _failed(batch: _Batch, exc: BaseException) -> list[BaseException]:
+    log.warning("position write failed", extra={"region": batch.region, "error": str(exc)})
+    return [exc] * len(batch.writes)
