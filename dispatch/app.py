@@ -71,7 +71,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     embedded: EmbeddedRedis | None = None
     url = settings.redis_url
     if url is None:
-        embedded = await asyncio.to_thread(EmbeddedRedis(settings.redis_server_binary).start)
+        # Spawned on the loop's thread, which lives as long as the service: the child's
+        # parent-death signal follows the thread that forked it.
+        embedded = EmbeddedRedis(settings.redis_server_binary).spawn()
+        await asyncio.to_thread(embedded.wait_until_ready)
         url = embedded.url
         log.info("started embedded redis-server", extra={"pid": embedded.pid, "url": url})
     redis = connect_redis(url, timeout_s=settings.redis_timeout_s,

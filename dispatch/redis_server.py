@@ -2,18 +2,28 @@
 
 The service uses it when no `DISPATCH_REDIS_URL` is configured, and the tests
 and benchmarks use it so that they never touch a server they did not start.
+On Linux the child is asked to receive SIGTERM when the thread that started it
+dies, so a parent killed with SIGKILL does not leave a redis-server behind.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import importlib.util
+import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+
+_PR_SET_PDEATHSIG = 1
 
 
 class RedisServerError(RuntimeError):
@@ -72,7 +82,17 @@ class EmbeddedRedis:
         return self._proc.pid
 
     def start(self) -> EmbeddedRedis:
-        """Start the child and wait until it answers PING."""
+        """Start the child and wait until it answers PING.
+
+        Call it from a thread that lives as long as the server should: on Linux
+        the child is sent SIGTERM when the thread that started it exits.
+        """
+        self.spawn()
+        self.wait_until_ready()
+        return self
+
+    def spawn(self) -> EmbeddedRedis:
+        """Start the child without waiting for it; `wait_until_ready` waits."""
         self._dir = tempfile.TemporaryDirectory(prefix="dispatch-redis-")
         self._args = [
             self.binary,
@@ -86,11 +106,11 @@ class EmbeddedRedis:
             "--logfile", str(Path(self._dir.name) / "redis.log"),
             "--maxclients", "10000",
         ]
-        self._proc = subprocess.Popen(self._args, stdin=subprocess.DEVNULL)
-        self._wait_until_ready()
+        self._proc = _spawn_child(self._args)
         return self
 
-    def _wait_until_ready(self) -> None:
+    def wait_until_ready(self) -> None:
+        """Block until the spawned child answers PING (stopping it if it never does)."""
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
             if self._proc is not None and self._proc.poll() is not None:
@@ -108,8 +128,8 @@ class EmbeddedRedis:
         self._proc.kill()
         self._proc.wait()
         Path(self.socket_path).unlink(missing_ok=True)
-        self._proc = subprocess.Popen(self._args, stdin=subprocess.DEVNULL)
-        self._wait_until_ready()
+        self._proc = _spawn_child(self._args)
+        self.wait_until_ready()
 
     def stop(self) -> None:
         """Terminate the child (SIGTERM, then SIGKILL) and remove its directory."""
@@ -135,6 +155,36 @@ class EmbeddedRedis:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _spawn_child(args: list[str]) -> subprocess.Popen[bytes]:
+    # The hook only calls prctl and getppid through a libc handle opened before the fork,
+    # taking no lock another thread could hold; Popen has no parent-death option of its own.
+    return subprocess.Popen(args, stdin=subprocess.DEVNULL,
+                            preexec_fn=_die_with_parent())  # noqa: PLW1509
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A pre-exec hook making the child receive SIGTERM when its parent thread dies.
+
+    Linux only (prctl PR_SET_PDEATHSIG); elsewhere None, and a killed parent
+    leaves its child running. libc is loaded here, in the parent, so the hook
+    the forked child runs only makes two system calls.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    libc_name = ctypes.util.find_library("c")
+    if libc_name is None:
+        return None
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    parent = os.getpid()
+
+    def hook() -> None:
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before the signal was armed
+            os._exit(1)
+
+    return hook
 
 
 def _answers_ping(path: str) -> bool:
