@@ -51,6 +51,9 @@ class PolicyTuning:
     `distance_weight` (per metre ridden) stays 0: on the real days the metres that
     `full` rides beyond greedy buy click-to-door time, so pricing them trades one for
     the other (see docs/simulator.md, "Real days").
+
+    `deterministic` is on: a replay's answer must not depend on how busy the machine
+    was, so no batch skips a step because its wall clock ran short.
     """
 
     travel_weight: float = 0.3
@@ -69,6 +72,7 @@ class PolicyTuning:
     bundle_riders: int = 24
     exact_max_edges: int = 20_000
     time_limit_s: float = 2.0
+    deterministic: bool = True
 
 
 Solver = Callable[..., Plan]

@@ -47,6 +47,7 @@ def exact_choice(
     *,
     time_limit_s: float,
     seed: int,
+    deterministic: bool = False,
 ) -> tuple[IntArray, str] | None:
     """Indices of the best edges found and the solver ("lp" or "cp-sat"); None if none in time.
 
@@ -62,6 +63,9 @@ def exact_choice(
         The edges of a feasible answer to start CP-SAT from.
     time_limit_s, seed
         Budget and seed of the search.
+    deterministic
+        No wall-clock limit: GLOP runs to its end and CP-SAT stops at its
+        deterministic limit only, so the answer does not depend on the machine's load.
     """
     reduced = edges.cost - member_penalty(members, penalty)[edges.task]
     live = np.flatnonzero(reduced < 0)
@@ -71,17 +75,19 @@ def exact_choice(
     var, col = np.nonzero(rows >= 0)
     cons = np.concatenate([rows[var, col], len(penalty) + edges.rider[live]])
     var = np.concatenate([var, np.arange(len(live))])
-    lp = _lp(cons, var, reduced[live], time_limit_s)
+    lp = _lp(cons, var, reduced[live], None if deterministic else time_limit_s)
     if lp is not None:
         return live[lp], "lp"
     span = int(max(edges.rider.max(initial=0), hint.rider.max(initial=0))) + 1
     hinted = np.isin(edges.task[live] * span + edges.rider[live], hint.task * span + hint.rider)
-    found = _cp_sat(cons, var, reduced[live], hinted, time_limit_s, seed)
+    found = _cp_sat(cons, var, reduced[live], hinted, time_limit_s, seed, deterministic)
     return None if found is None else (live[found], "cp-sat")
 
 
-def _lp(cons: IntArray, var: IntArray, cost: FloatArray, time_limit_s: float) -> IntArray | None:
-    """The LP optimum's chosen variables when it is integral, else None."""
+def _lp(
+    cons: IntArray, var: IntArray, cost: FloatArray, time_limit_s: float | None
+) -> IntArray | None:
+    """The LP optimum's chosen variables when it is integral, else None (no limit: None)."""
     n_vars = len(cost)
     matrix = csr_matrix((np.ones(len(cons)), (cons, var)), shape=(int(cons.max()) + 1, n_vars))
     # The helpers under `model_builder`: the model filled from the matrix in one call and
@@ -92,7 +98,8 @@ def _lp(cons: IntArray, var: IntArray, cost: FloatArray, time_limit_s: float) ->
         np.full(matrix.shape[0], -np.inf), np.ones(matrix.shape[0]), matrix,
     )
     solver = mbh.ModelSolverHelper("glop")
-    solver.set_time_limit_in_seconds(time_limit_s)
+    if time_limit_s is not None:
+        solver.set_time_limit_in_seconds(time_limit_s)
     solver.set_solver_specific_parameters(_GLOP_PARAMS)
     solver.solve(model)
     if solver.status() != mbh.SolveStatus.OPTIMAL or not solver.has_solution():
@@ -106,7 +113,7 @@ def _lp(cons: IntArray, var: IntArray, cost: FloatArray, time_limit_s: float) ->
 
 def _cp_sat(
     cons: IntArray, var: IntArray, cost: FloatArray, hinted: npt.NDArray[np.bool_],
-    time_limit_s: float, seed: int,
+    time_limit_s: float, seed: int, deterministic: bool,
 ) -> IntArray | None:
     """The 0-1 model in CP-SAT; the chosen variables of the best solution found, or None."""
     model = cp_model.CpModel()
@@ -126,7 +133,8 @@ def _cp_sat(
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = seed
     solver.parameters.max_deterministic_time = time_limit_s * _DETERMINISTIC_SHARE
-    solver.parameters.max_time_in_seconds = time_limit_s
+    if not deterministic:
+        solver.parameters.max_time_in_seconds = time_limit_s
     if solver.solve(model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     taken: IntArray = np.flatnonzero(np.array(solver.response_proto.solution) > 0)

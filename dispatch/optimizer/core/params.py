@@ -94,6 +94,12 @@ class BatchParams:
         `bundle_riders`); larger batches rely on the flows alone.
     time_limit_s
         Wall-clock budget of the solve; past it the best plan found so far is returned.
+    deterministic
+        Decide nothing by the wall clock, so a batch gives the same plan on any machine
+        under any load: bundling and the flow always run, GLOP has no time limit, and
+        CP-SAT stops at its deterministic limit (half of `time_limit_s` in its own
+        work units) alone. For offline replays; the service keeps its wall-clock
+        budget, since it must answer within its batch interval.
     seed
         Seeds every randomised step, so a batch is reproducible.
     travel
@@ -123,6 +129,7 @@ class BatchParams:
     bundle_riders: int = 24
     exact_max_edges: int = 20_000
     time_limit_s: float = 2.0
+    deterministic: bool = False
     seed: int = 0
     travel: TravelModel = field(default_factory=HaversineTravel)
 

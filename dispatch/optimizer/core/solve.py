@@ -4,7 +4,8 @@ Phases (timed in `Plan.timings`): the candidate graph (k-d tree); build (arrays,
 priced single-order edges, candidate bundles and their priced edges); solve. The
 solve runs a ladder of answers, each step only if time is left (a step is not
 interrupted, so a batch can overrun its limit by at most one step; bundling is
-skipped when it would not fit), and returns the cheapest on the shared objective,
+skipped when it would not fit; with `BatchParams.deterministic` every step runs
+and only the solvers' own work limits apply), and returns the cheapest on the shared objective,
 so it never costs more than the greedy plan:
 
 1. greedy nearest-rider (the baseline, always computed);
@@ -21,6 +22,7 @@ so it never costs more than the greedy plan:
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import Sequence
 
@@ -111,7 +113,7 @@ def _solve(
     memo: BatchMemo | None,
 ) -> Plan:
     t0 = time.perf_counter()
-    deadline = t0 + params.time_limit_s
+    deadline = math.inf if params.deterministic else t0 + params.time_limit_s
     batch = prepare(orders, riders, params, now_s, memo)
     best = _greedy(batch)
     bundling = params.bundling and params.max_bundle_size > 1
@@ -147,11 +149,19 @@ def _flow(batch: Batch, reference: Choice, params: BatchParams) -> tuple[Batch, 
 
 
 def _exact(batch: Batch, best: Choice, params: BatchParams, deadline: float) -> Choice:
-    """The set-partitioning model solved exactly (hinted with `best`) within the time left."""
-    budget = deadline - time.perf_counter() - _PLAN_RESERVE_S
+    """The set-partitioning model solved exactly (hinted with `best`) within the time left.
+
+    Deterministic batches give it the whole `time_limit_s`, counted in the solvers'
+    own work units rather than seconds.
+    """
+    if params.deterministic:
+        budget = params.time_limit_s
+    else:
+        budget = deadline - time.perf_counter() - _PLAN_RESERVE_S
     if budget > 0:
         found = exact_choice(batch.edges, batch.members, batch.orders.penalty, best.picked,
-                             time_limit_s=budget, seed=params.seed)
+                             time_limit_s=budget, seed=params.seed,
+                             deterministic=params.deterministic)
         if found is not None:
             best = _better(best, choose(batch, *found))
     return best
