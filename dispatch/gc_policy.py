@@ -16,6 +16,12 @@ Two things, both for a process that is this server alone:
   making the queue longer and the next promotion larger. At 50,000 the young collections
   run ~70 times less often, a young pass costs a few milliseconds, and the full passes
   of a steady stream all but stop (`benchmarks/README.md`, "ingest").
+
+A process that also runs the optimizer loses the first point after its first batch:
+`dispatch.optimizer.core.heap.frozen_heap` freezes around a batch and unfreezes
+everything when it ends, start-up objects included (re-freezing them would need a full
+collection, or would keep whatever cyclic garbage exists then for ever). The young
+threshold, which matters most for the stream, is not affected.
 """
 
 from __future__ import annotations
