@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from dispatch.children import die_with_parent
+
 
 def pin_to_core(core: int) -> None:
     """Run this process on one core (best effort; noted in the output)."""
@@ -51,7 +53,7 @@ def service_process(env: dict[str, str], *, core: int | None = 0) -> Iterator[tu
     cmd = [sys.executable, "-m", "dispatch.cli", "serve", "--port", str(port)]
     if core is not None:
         cmd = ["taskset", "-c", str(core), *cmd]
-    proc = subprocess.Popen(cmd, env=full_env)
+    proc = subprocess.Popen(cmd, env=full_env, preexec_fn=die_with_parent())  # noqa: PLW1509
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -8,22 +8,16 @@ dies, so a parent killed with SIGKILL does not leave a redis-server behind.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import importlib.util
-import os
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-_PR_SET_PDEATHSIG = 1
+from dispatch.children import die_with_parent
 
 
 class RedisServerError(RuntimeError):
@@ -158,33 +152,9 @@ class EmbeddedRedis:
 
 
 def _spawn_child(args: list[str]) -> subprocess.Popen[bytes]:
-    # The hook only calls prctl and getppid through a libc handle opened before the fork,
-    # taking no lock another thread could hold; Popen has no parent-death option of its own.
+    # Popen has no parent-death option of its own; the hook is fork-safe (see children).
     return subprocess.Popen(args, stdin=subprocess.DEVNULL,
-                            preexec_fn=_die_with_parent())  # noqa: PLW1509
-
-
-def _die_with_parent() -> Callable[[], None] | None:
-    """A pre-exec hook making the child receive SIGTERM when its parent thread dies.
-
-    Linux only (prctl PR_SET_PDEATHSIG); elsewhere None, and a killed parent
-    leaves its child running. libc is loaded here, in the parent, so the hook
-    the forked child runs only makes two system calls.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    libc_name = ctypes.util.find_library("c")
-    if libc_name is None:
-        return None
-    libc = ctypes.CDLL(libc_name, use_errno=True)
-    parent = os.getpid()
-
-    def hook() -> None:
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent:  # the parent died before the signal was armed
-            os._exit(1)
-
-    return hook
+                            preexec_fn=die_with_parent())  # noqa: PLW1509
 
 
 def _answers_ping(path: str) -> bool:

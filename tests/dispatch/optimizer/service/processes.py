@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from dispatch.children import die_with_parent
 from dispatch.config import Settings
 from tests.conftest import TEST_SECRET
 
@@ -49,7 +50,7 @@ async def spawn_command(argv: list[str], env: dict[str, str], log: Path
     with log.open("ab") as out:
         process = await asyncio.create_subprocess_exec(
             *argv, env=env, stdout=out, stderr=asyncio.subprocess.STDOUT,
-            cwd=Path(__file__).parents[4])
+            cwd=Path(__file__).parents[4], preexec_fn=die_with_parent())
     _children.append(process)
     return process
 
