@@ -8,14 +8,26 @@ the simulators and the benchmarks: it re-times each route from the rider's start
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
 from dispatch.optimizer.core.arrays import OrderArrays, RiderArrays, order_arrays, rider_arrays
-from dispatch.optimizer.core.models import OrderSpec, Plan, RiderPlan, RiderSpec, Stop, StopKind
+from dispatch.optimizer.core.models import (
+    OrderSpec,
+    Plan,
+    PlannedRoutes,
+    RiderPlan,
+    RiderSpec,
+    Stop,
+    StopKind,
+    StopSequence,
+)
 from dispatch.optimizer.core.params import BatchParams
 from dispatch.optimizer.core.routes import DROPOFF, PAD, PICKUP, IntArray, Tasks, evaluate
 from dispatch.optimizer.core.sequences import is_valid_sequence, sequence_tasks
+from geo.distance import FloatArray
 
 KIND_NAME: dict[int, StopKind] = {PICKUP: "pickup", DROPOFF: "dropoff"}
 KIND_CODE: dict[str, int] = {"pickup": PICKUP, "dropoff": DROPOFF}
@@ -29,32 +41,66 @@ def build_routes(
     riders: RiderArrays,
     rider_specs: Sequence[RiderSpec],
     params: BatchParams,
-) -> tuple[dict[str, RiderPlan], float, float]:
-    """Routes of the chosen pairs (carried stops first), their total cost and travel metres."""
+) -> tuple[PlannedRoutes, float, float]:
+    """Routes of the chosen pairs (carried stops first), their total cost and travel metres.
+
+    The routes' stop sequences are made now, their `RiderPlan`s on first lookup.
+    """
     if len(task) == 0:
-        return {}, 0.0, 0.0
+        return PlannedRoutes({}, dict), 0.0, 0.0
     timed = evaluate(tasks, task, riders.starts(rider), params, riders.vehicles, detail=True)
     assert timed.etas is not None and timed.travel_m is not None
     kind = tasks.kind[task]
     live = kind != PAD  # live stops come first in every task
     ids = np.asarray(orders.ids, dtype=object)[tasks.order[task][live]].tolist()
-    names = [KIND_NAME[k] for k in kind[live].tolist()]
-    stops = list(map(
-        Stop, names, ids, tasks.lat[task][live].tolist(), tasks.lng[task][live].tolist(),
-        timed.etas[live].tolist(),
-    ))
+    stops = list(zip([KIND_NAME[k] for k in kind[live].tolist()], ids, strict=True))
     ends = np.cumsum(live.sum(axis=1)).tolist()
+    spans = list(zip([0, *ends[:-1]], ends, strict=True))
+    rows = rider.tolist()
+    sequences = {
+        rider_specs[r].rider_id: tuple(stops[start:end])
+        for r, (start, end) in zip(rows, spans, strict=True)
+    }
+    new = _NewStops(tasks.lat[task][live], tasks.lng[task][live], timed.etas[live], spans)
+    build = partial(_rider_plans, sequences, rows, new, rider_specs, riders.carried_etas)
+    return (PlannedRoutes(sequences, build), float(timed.cost.sum()),
+            float(timed.travel_m.sum()))
+
+
+@dataclass(frozen=True)
+class _NewStops:
+    """Where and when the chosen routes' new stops are, flat, with each route's span."""
+
+    lat: FloatArray
+    lng: FloatArray
+    eta_s: FloatArray
+    spans: list[tuple[int, int]]
+
+
+def _rider_plans(
+    sequences: Mapping[str, StopSequence],
+    rows: list[int],
+    new: _NewStops,
+    rider_specs: Sequence[RiderSpec],
+    carried_etas: tuple[tuple[float, ...], ...],
+) -> dict[str, RiderPlan]:
+    """The `RiderPlan` of every route: its carried stops, then its new ones, with ETAs."""
+    lats, lngs, etas = new.lat.tolist(), new.lng.tolist(), new.eta_s.tolist()
     routes: dict[str, RiderPlan] = {}
-    for r, start, end in zip(rider.tolist(), [0, *ends[:-1]], ends, strict=True):
-        spec = rider_specs[r]
+    for (rider_id, sequence), r, (start, end) in zip(sequences.items(), rows, new.spans,
+                                                      strict=True):
         carried = tuple(
             Stop(c.kind, c.order_id, c.lat, c.lng, eta)
-            for c, eta in zip(spec.carried, riders.carried_etas[r], strict=True)
+            for c, eta in zip(rider_specs[r].carried, carried_etas[r], strict=True)
         )
-        new = tuple(stops[start:end])
-        taken = tuple(s.order_id for s in new if s.kind == "pickup")
-        routes[spec.rider_id] = RiderPlan(spec.rider_id, taken, carried + new)
-    return routes, float(timed.cost.sum()), float(timed.travel_m.sum())
+        placed = tuple(
+            Stop(kind, oid, lat, lng, eta)
+            for (kind, oid), lat, lng, eta in zip(
+                sequence, lats[start:end], lngs[start:end], etas[start:end], strict=True)
+        )
+        taken = tuple(oid for kind, oid in sequence if kind == "pickup")
+        routes[rider_id] = RiderPlan(rider_id, taken, carried + placed)
+    return routes
 
 
 def evaluate_plan(
