@@ -187,7 +187,7 @@ def to_plan(
 ) -> Plan:
     """The `Plan` of a choice, with timings and stats."""
     picked = choice.picked
-    routes, _, travel_m = build_routes(
+    routes, travel_m = build_routes(
         batch.tasks, picked.task, picked.rider, batch.orders, batch.riders, riders, params
     )
     taken = [[oid for kind, oid in stops if kind == "pickup"]

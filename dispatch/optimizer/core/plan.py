@@ -25,9 +25,18 @@ from dispatch.optimizer.core.models import (
     StopSequence,
 )
 from dispatch.optimizer.core.params import BatchParams
-from dispatch.optimizer.core.routes import DROPOFF, PAD, PICKUP, IntArray, Tasks, evaluate
+from dispatch.optimizer.core.routes import (
+    DROPOFF,
+    PAD,
+    PICKUP,
+    BoolArray,
+    IntArray,
+    Starts,
+    Tasks,
+    evaluate,
+    route_metres,
+)
 from dispatch.optimizer.core.sequences import is_valid_sequence, sequence_tasks
-from geo.distance import FloatArray
 
 KIND_NAME: dict[int, StopKind] = {PICKUP: "pickup", DROPOFF: "dropoff"}
 KIND_CODE: dict[str, int] = {"pickup": PICKUP, "dropoff": DROPOFF}
@@ -41,15 +50,15 @@ def build_routes(
     riders: RiderArrays,
     rider_specs: Sequence[RiderSpec],
     params: BatchParams,
-) -> tuple[PlannedRoutes, float, float]:
-    """Routes of the chosen pairs (carried stops first), their total cost and travel metres.
+) -> tuple[PlannedRoutes, float]:
+    """Routes of the chosen pairs (carried stops first) and the metres they ride.
 
-    The routes' stop sequences are made now, their `RiderPlan`s on first lookup.
+    The routes' stop sequences are made now; their `RiderPlan`s, and the timing of
+    the routes that their ETAs need, on first lookup.
     """
     if len(task) == 0:
-        return PlannedRoutes({}, dict), 0.0, 0.0
-    timed = evaluate(tasks, task, riders.starts(rider), params, riders.vehicles, detail=True)
-    assert timed.etas is not None and timed.travel_m is not None
+        return PlannedRoutes({}, dict), 0.0
+    starts = riders.starts(rider)
     kind = tasks.kind[task]
     live = kind != PAD  # live stops come first in every task
     ids = np.asarray(orders.ids, dtype=object)[tasks.order[task][live]].tolist()
@@ -61,33 +70,45 @@ def build_routes(
         rider_specs[r].rider_id: tuple(stops[start:end])
         for r, (start, end) in zip(rows, spans, strict=True)
     }
-    new = _NewStops(tasks.lat[task][live], tasks.lng[task][live], timed.etas[live], spans)
-    build = partial(_rider_plans, sequences, rows, new, rider_specs, riders.carried_etas)
-    return (PlannedRoutes(sequences, build), float(timed.cost.sum()),
-            float(timed.travel_m.sum()))
+    chosen = _Chosen(tasks, task, live, starts, params, riders.vehicles, spans)
+    build = partial(_rider_plans, sequences, rows, chosen, rider_specs, riders.carried_etas)
+    return PlannedRoutes(sequences, build), float(route_metres(tasks, task, starts,
+                                                               params.travel).sum())
 
 
 @dataclass(frozen=True)
-class _NewStops:
-    """Where and when the chosen routes' new stops are, flat, with each route's span."""
+class _Chosen:
+    """The chosen (task, rider) pairs, to time when their routes are first looked up."""
 
-    lat: FloatArray
-    lng: FloatArray
-    eta_s: FloatArray
-    spans: list[tuple[int, int]]
+    tasks: Tasks
+    task: IntArray
+    live: BoolArray  # (pairs, stops): the tasks' live stops
+    starts: Starts
+    params: BatchParams
+    vehicles: tuple[str, ...]
+    spans: list[tuple[int, int]]  # each pair's live stops in the flat lists
+
+    def new_stops(self) -> tuple[list[float], list[float], list[float]]:
+        """Latitude, longitude and ETA of every live stop, flat, pair after pair."""
+        timed = evaluate(self.tasks, self.task, self.starts, self.params, self.vehicles,
+                         detail=True)
+        assert timed.etas is not None
+        live = self.live
+        return (self.tasks.lat[self.task][live].tolist(),
+                self.tasks.lng[self.task][live].tolist(), timed.etas[live].tolist())
 
 
 def _rider_plans(
     sequences: Mapping[str, StopSequence],
     rows: list[int],
-    new: _NewStops,
+    chosen: _Chosen,
     rider_specs: Sequence[RiderSpec],
     carried_etas: tuple[tuple[float, ...], ...],
 ) -> dict[str, RiderPlan]:
     """The `RiderPlan` of every route: its carried stops, then its new ones, with ETAs."""
-    lats, lngs, etas = new.lat.tolist(), new.lng.tolist(), new.eta_s.tolist()
+    lats, lngs, etas = chosen.new_stops()
     routes: dict[str, RiderPlan] = {}
-    for (rider_id, sequence), r, (start, end) in zip(sequences.items(), rows, new.spans,
+    for (rider_id, sequence), r, (start, end) in zip(sequences.items(), rows, chosen.spans,
                                                       strict=True):
         carried = tuple(
             Stop(c.kind, c.order_id, c.lat, c.lng, eta)
