@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from operator import attrgetter
 
 import numpy as np
 import numpy.typing as npt
@@ -169,7 +168,7 @@ def rider_arrays(
     if len(carrying):
         _advance_past_carried(riders, carrying, params, vehicles, (lat, lng, start, vcode), etas)
     return RiderArrays(
-        ids=tuple(map(attrgetter("rider_id"), riders)),
+        ids=tuple(r.rider_id for r in riders),
         lat=lat,
         lng=lng,
         start_s=start,
