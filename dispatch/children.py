@@ -11,7 +11,7 @@ running. Start such children from a thread that lives as long as they should
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
 import os
 import signal
 import sys
@@ -20,22 +20,25 @@ from collections.abc import Callable
 _PR_SET_PDEATHSIG = 1
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    """The C library through the process's own symbols (no `ldconfig` run, opened once)."""
+    return ctypes.CDLL(None, use_errno=True)
+
+
 def die_with_parent() -> Callable[[], None] | None:
     """A pre-exec hook making the child receive SIGTERM when its parent thread dies.
 
-    libc is loaded here, in the parent, so the hook the forked child runs only makes
+    libc is opened here, in the parent, so the hook the forked child runs only makes
     two system calls and takes no lock another thread could hold.
     """
     if not sys.platform.startswith("linux"):
         return None
-    libc_name = ctypes.util.find_library("c")
-    if libc_name is None:
-        return None
-    libc = ctypes.CDLL(libc_name, use_errno=True)
+    prctl = _libc().prctl
     parent = os.getpid()
 
     def hook() -> None:
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
         if os.getppid() != parent:  # the parent died before the signal was armed
             os._exit(1)
 
