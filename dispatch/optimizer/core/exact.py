@@ -111,12 +111,25 @@ def _lp(
     return taken
 
 
+class _CpModel(cp_model.CpModel):
+    """`CpModel` without the camelCase aliases OR-Tools adds to every instance.
+
+    `CpModel.__init__` stores ~60 bound methods of the model on the model itself (the
+    pre-PEP 8 names), a reference cycle that only a full garbage collection frees, with
+    the model's proto, and it walks `dir(self)` to make them. We fill the proto
+    directly and never use those names.
+    """
+
+    def _add_pre_pep8_methods(self) -> None:
+        pass
+
+
 def _cp_sat(
     cons: IntArray, var: IntArray, cost: FloatArray, hinted: npt.NDArray[np.bool_],
     time_limit_s: float, seed: int, deterministic: bool,
 ) -> IntArray | None:
     """The 0-1 model in CP-SAT; the chosen variables of the best solution found, or None."""
-    model = cp_model.CpModel()
+    model = _CpModel()
     proto = model.proto
     for _ in range(len(cost)):
         proto.variables.add().domain.extend([0, 1])
