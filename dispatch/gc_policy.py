@@ -21,7 +21,9 @@ A process that also runs the optimizer loses the first point after its first bat
 `dispatch.optimizer.core.heap.frozen_heap` freezes around a batch and unfreezes
 everything when it ends, start-up objects included (re-freezing them would need a full
 collection, or would keep whatever cyclic garbage exists then for ever). The young
-threshold, which matters most for the stream, is not affected.
+threshold, which matters most for the stream, is not affected. Such a process also
+gets a full pass from `frozen_heap` at most every five minutes (a batch's freeze resets
+the counters that would trigger one, and garbage cycles must be freed some time).
 """
 
 from __future__ import annotations
