@@ -107,12 +107,8 @@ def batch_params(rules: Rules, tuning: PolicyTuning, *, bundling: bool, seed: in
 
 
 def proposals(plan: Plan) -> list[Proposal]:
-    """The plan's routes as proposals (riders come without carried stops, so all stops are new)."""
-    return [
-        Proposal(rid, tuple((s.kind, s.order_id) for s in route.stops))
-        for rid, route in sorted(plan.routes.items())
-        if route.order_ids
-    ]
+    """The plan's routes as proposals: each route's new stops, without building its `Stop`s."""
+    return [Proposal(rid, stops) for rid, stops in sorted(plan.sequences.items()) if stops]
 
 
 def make_policy(

@@ -9,6 +9,8 @@ simulator and the benchmarks::
     for rider_id, route in plan.routes.items():
         ...  # route.order_ids are offered; route.stops is the rider's whole route
 
+`plan.sequences` gives each route's new stops as (kind, order id) without building the
+routes' `Stop`s and ETAs, which `plan.routes` makes on first lookup.
 A region's loop keeps one `BatchMemo` and hands it to every batch
 (``solve_batch(..., memo=memo)``) to reuse what consecutive batches share.
 `greedy_plan` has the same signature and is the nearest-rider baseline;

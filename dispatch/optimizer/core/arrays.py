@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 import numpy as np
 import numpy.typing as npt
@@ -168,7 +169,7 @@ def rider_arrays(
     if len(carrying):
         _advance_past_carried(riders, carrying, params, vehicles, (lat, lng, start, vcode), etas)
     return RiderArrays(
-        ids=tuple(r.rider_id for r in riders),
+        ids=tuple(map(attrgetter("rider_id"), riders)),
         lat=lat,
         lng=lng,
         start_s=start,

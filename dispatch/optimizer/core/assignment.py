@@ -58,8 +58,10 @@ def _independent_parts(edges: Edges, keep: IntArray) -> list[IntArray]:
     """
     if len(keep) == 0:
         return []
-    tasks, task_node = np.unique(edges.task[keep], return_inverse=True)
-    riders, rider_node = np.unique(edges.rider[keep], return_inverse=True)
+    tasks, task_node = _distinct(edges.task[keep])
+    if len(tasks) < _PART_TASKS:  # packed below, the components would all share part 0
+        return [keep]
+    riders, rider_node = _distinct(edges.rider[keep])
     n_nodes = len(tasks) + len(riders)
     graph = coo_matrix(
         (np.ones(len(keep)), (task_node, len(tasks) + rider_node)), shape=(n_nodes, n_nodes)
@@ -74,10 +76,18 @@ def _independent_parts(edges: Edges, keep: IntArray) -> list[IntArray]:
     return np.split(keep[order], np.flatnonzero(np.diff(part[order])) + 1)
 
 
+def _distinct(index: IntArray) -> tuple[IntArray, IntArray]:
+    """`np.unique(index, return_inverse=True)` of non-negative indices, by counting (no sort)."""
+    present = np.zeros(int(index.max(initial=-1)) + 1, dtype=bool)
+    present[index] = True
+    rank = np.cumsum(present) - 1
+    return np.flatnonzero(present), rank[index]
+
+
 def _flow(edges: Edges, penalty: FloatArray) -> IntArray:
     """The min-cost flow of one independent part; indices into its `edges`."""
-    tasks, task_node = np.unique(edges.task, return_inverse=True)
-    riders, rider_node = np.unique(edges.rider, return_inverse=True)
+    tasks, task_node = _distinct(edges.task)
+    riders, rider_node = _distinct(edges.rider)
     n_t, n_r, n_e = len(tasks), len(riders), edges.count
     source, sink = n_t + n_r, n_t + n_r + 1
     t_nodes = np.arange(n_t)

@@ -187,10 +187,12 @@ def to_plan(
 ) -> Plan:
     """The `Plan` of a choice, with timings and stats."""
     picked = choice.picked
-    routes, _, travel_m = build_routes(
+    routes, travel_m = build_routes(
         batch.tasks, picked.task, picked.rider, batch.orders, batch.riders, riders, params
     )
-    assigned = {oid for route in routes.values() for oid in route.order_ids}
+    taken = [[oid for kind, oid in stops if kind == "pickup"]
+             for stops in routes.sequences.values()]
+    assigned = {oid for oids in taken for oid in oids}
     timings = dict(batch.timings)
     timings["total_s"] = time.perf_counter() - t0
     timings["solve_s"] = timings["total_s"] - timings["candidates_s"] - timings["build_s"]
@@ -201,7 +203,7 @@ def to_plan(
         "edges": batch.edges.count,
         "bundles": batch.bundles,
         "assigned": len(assigned),
-        "bundled_orders": sum(len(r.order_ids) for r in routes.values() if len(r.order_ids) > 1),
+        "bundled_orders": sum(len(oids) for oids in taken if len(oids) > 1),
         "travel_m": travel_m,
         "method": choice.method,
     }

@@ -84,7 +84,10 @@ def _pairs(orders: OrderArrays, params: BatchParams, rank: IntArray) -> IntArray
     a, b = np.where(swap, b, a), np.where(swap, a, b)
     if len(a) == 0:
         return np.zeros((0, 2), dtype=np.int64)
-    pairs: IntArray = np.unique(np.column_stack([a, b]), axis=0)
+    # Distinct rows in lexicographic order, as np.unique(axis=0) gives them, by one key per
+    # row (a * n + b orders rows the same way), several times faster than unique over rows.
+    key = np.unique(a * n + b)
+    pairs: IntArray = np.column_stack([key // n, key % n])
     return pairs
 
 
@@ -161,6 +164,17 @@ def templates(m: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int8]]:
     rows = [p + d for p in pick_orders for d in itertools.permutations(range(m))]
     kinds = [PICKUP] * m + [DROPOFF] * m
     return np.array(rows, dtype=np.int64), np.tile(np.array(kinds, dtype=np.int8), (len(rows), 1))
+
+
+@cache
+def template_leg_index(m: int) -> tuple[IntArray, IntArray]:
+    """The distinct legs of an m-order group's templates as (from, to) points (pickup j is
+    point j, drop-off j is m + j), and which of them each template's legs are."""
+    local, _ = templates(m)
+    point = np.hstack([local[:, :m], m + local[:, m:]])
+    pairs = np.stack([point[:, :-1], point[:, 1:]], axis=-1).reshape(-1, 2)
+    legs, which = np.unique(pairs, axis=0, return_inverse=True)
+    return legs, which.reshape(-1)
 
 
 def bundle_options(
@@ -242,9 +256,7 @@ def _template_legs(
     """Metres (G * L, 2m - 1) and seconds (G * L, 2m - 1, V) of every template's legs."""
     m = groups.shape[1]
     local, _ = templates(m)
-    point = np.hstack([local[:, :m], m + local[:, m:]])  # pickup j is point j, drop-off j is m + j
-    pairs = np.stack([point[:, :-1], point[:, 1:]], axis=-1).reshape(-1, 2)
-    legs, which = np.unique(pairs, axis=0, return_inverse=True)
+    legs, which = template_leg_index(m)
     lat = np.hstack([orders.pickup_lat[groups], orders.dropoff_lat[groups]])
     lng = np.hstack([orders.pickup_lng[groups], orders.dropoff_lng[groups]])
     a, b = legs[:, 0], legs[:, 1]

@@ -156,6 +156,8 @@ def _query(
 
 def _declined_keys(order_specs: Sequence[OrderSpec], riders: RiderArrays) -> IntArray:
     """Sorted keys ``order * R + rider`` of the riders who declined each order."""
+    if not any(spec.excluded_riders for spec in order_specs):
+        return np.zeros(0, dtype=np.int64)  # the usual batch: no rider index to build
     index = {rid: i for i, rid in enumerate(riders.ids)}
     keys = [
         i * riders.count + index[rid]

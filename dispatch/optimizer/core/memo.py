@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from itertools import repeat
 
 import numpy as np
+import numpy.typing as npt
 
 from dispatch.optimizer.core.models import OrderSpec, RiderSpec
 from dispatch.optimizer.core.params import BatchParams
@@ -73,7 +74,8 @@ class BatchMemo:
         self._params = params
         self.vehicle_codes: dict[str, int] = {}
         self._riders: list[RiderSpec] = []  # held, so that their ids stay theirs
-        self._rider_at: dict[int, int] = {}
+        self._rider_ids: npt.NDArray[np.uint64] = np.zeros(0, dtype=np.uint64)  # sorted ids
+        self._rider_row: IntArray = np.zeros(0, dtype=np.int64)  # each sorted id's table row
         self._rider_table: FloatArray = np.zeros((0, 0))
         self._order_at: dict[OrderSpec, int] = {}
         self._order_prev: IntArray = np.zeros(0, dtype=np.int64)
@@ -115,8 +117,8 @@ class BatchMemo:
         `build(specs, vehicle_codes)` makes rows whose vehicle column is a code of
         `vehicle_codes` (which it may extend); the memo keeps the codes.
         """
-        prev = np.array(list(map(self._rider_at.get, map(id, riders), repeat(-1))),
-                        dtype=np.int64)
+        ids = np.fromiter(map(id, riders), dtype=np.uint64, count=len(riders))
+        prev = self._rider_rows_of(ids)
         miss = np.flatnonzero(prev < 0)
         fresh = build([riders[i] for i in miss.tolist()], self.vehicle_codes)
         table = np.empty((len(riders), fresh.shape[1]))
@@ -126,9 +128,18 @@ class BatchMemo:
             table[hit] = self._rider_table[prev[hit]]
         table[miss] = fresh
         self._riders = list(riders)
-        self._rider_at = dict(zip(map(id, self._riders), range(len(riders)), strict=True))
+        self._rider_row = np.argsort(ids, kind="stable")
+        self._rider_ids = ids[self._rider_row]
         self._rider_table = table
         return table
+
+    def _rider_rows_of(self, ids: npt.NDArray[np.uint64]) -> IntArray:
+        """The last batch's table row of each rider id (`id()` of its spec), -1 if none."""
+        if len(self._rider_ids) == 0:
+            return np.full(len(ids), -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self._rider_ids, ids), len(self._rider_ids) - 1)
+        rows: IntArray = np.where(self._rider_ids[at] == ids, self._rider_row[at], -1)
+        return rows
 
     def group_tasks(
         self, groups: IntArray, width: int, vehicles: tuple[str, ...],

@@ -9,11 +9,13 @@ for the planar one.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 StopKind = Literal["pickup", "dropoff"]
+# A route's new stops as (kind, order id), in the order the rider visits them.
+StopSequence = tuple[tuple[StopKind, str], ...]
 
 
 def _require(condition: bool, message: str) -> None:
@@ -132,13 +134,54 @@ class RiderPlan:
     stops: tuple[Stop, ...]
 
 
+class PlannedRoutes(Mapping[str, RiderPlan]):
+    """A plan's routes by rider id, whose `RiderPlan`s are built on first lookup.
+
+    `sequences` (each route's new stops as (kind, order id)) is there from the start:
+    a caller that needs only those (a replay commits a route or two of a batch's
+    hundreds) never pays for the `Stop` objects and their ETAs. Iterating, counting
+    and membership read `sequences` too; `build()` must give the same riders in the
+    same order.
+    """
+
+    def __init__(
+        self, sequences: Mapping[str, StopSequence], build: Callable[[], dict[str, RiderPlan]]
+    ) -> None:
+        self.sequences = sequences
+        self._build: Callable[[], dict[str, RiderPlan]] | None = build
+        self._routes: dict[str, RiderPlan] = {}
+
+    def _built(self) -> dict[str, RiderPlan]:
+        build = self._build
+        if build is not None:  # two threads may both build: the same routes either way
+            self._routes, self._build = build(), None
+        return self._routes
+
+    def __getitem__(self, rider_id: str) -> RiderPlan:
+        return self._built()[rider_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.sequences)
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+    def __contains__(self, rider_id: object) -> bool:
+        return rider_id in self.sequences
+
+    def __repr__(self) -> str:
+        return f"PlannedRoutes({self._built()!r})"
+
+
 @dataclass(frozen=True)
 class Plan:
     """A batch's answer: routes per rider, orders left for the next batch, cost and timings.
 
     `timings` holds `candidates_s`, `build_s`, `solve_s` (and `total_s`); `stats`
     holds counts such as `candidates`, `bundles`, the `method` that produced the
-    plan and `travel_m`, the metres riders travel for the new work.
+    plan and `travel_m`, the metres riders travel for the new work. The optimizer's
+    `routes` are `PlannedRoutes`, built on first lookup; `sequences` reads the new
+    stops without building them.
     """
 
     routes: Mapping[str, RiderPlan]
@@ -147,6 +190,19 @@ class Plan:
     timings: Mapping[str, float] = field(default_factory=dict)
     stats: Mapping[str, float | int | str] = field(default_factory=dict)
 
+    @property
+    def sequences(self) -> Mapping[str, StopSequence]:
+        """Each route's new stops (after the carried ones) as (kind, order id), by rider id."""
+        if isinstance(self.routes, PlannedRoutes):
+            return self.routes.sequences
+        return {
+            rid: tuple((s.kind, s.order_id) for s in route.stops if s.order_id in route.order_ids)
+            for rid, route in self.routes.items()
+        }
+
     def assignment(self) -> dict[str, str]:
         """Order id to rider id for every assigned order."""
-        return {oid: rid for rid, route in self.routes.items() for oid in route.order_ids}
+        return {
+            oid: rid for rid, stops in self.sequences.items()
+            for kind, oid in stops if kind == "pickup"
+        }

@@ -8,13 +8,34 @@ the simulators and the benchmarks: it re-times each route from the rider's start
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
 from dispatch.optimizer.core.arrays import OrderArrays, RiderArrays, order_arrays, rider_arrays
-from dispatch.optimizer.core.models import OrderSpec, Plan, RiderPlan, RiderSpec, Stop, StopKind
+from dispatch.optimizer.core.models import (
+    OrderSpec,
+    Plan,
+    PlannedRoutes,
+    RiderPlan,
+    RiderSpec,
+    Stop,
+    StopKind,
+    StopSequence,
+)
 from dispatch.optimizer.core.params import BatchParams
-from dispatch.optimizer.core.routes import DROPOFF, PAD, PICKUP, IntArray, Tasks, evaluate
+from dispatch.optimizer.core.routes import (
+    DROPOFF,
+    PAD,
+    PICKUP,
+    BoolArray,
+    IntArray,
+    Starts,
+    Tasks,
+    evaluate,
+    route_metres,
+)
 from dispatch.optimizer.core.sequences import is_valid_sequence, sequence_tasks
 
 KIND_NAME: dict[int, StopKind] = {PICKUP: "pickup", DROPOFF: "dropoff"}
@@ -29,32 +50,78 @@ def build_routes(
     riders: RiderArrays,
     rider_specs: Sequence[RiderSpec],
     params: BatchParams,
-) -> tuple[dict[str, RiderPlan], float, float]:
-    """Routes of the chosen pairs (carried stops first), their total cost and travel metres."""
+) -> tuple[PlannedRoutes, float]:
+    """Routes of the chosen pairs (carried stops first) and the metres they ride.
+
+    The routes' stop sequences are made now; their `RiderPlan`s, and the timing of
+    the routes that their ETAs need, on first lookup.
+    """
     if len(task) == 0:
-        return {}, 0.0, 0.0
-    timed = evaluate(tasks, task, riders.starts(rider), params, riders.vehicles, detail=True)
-    assert timed.etas is not None and timed.travel_m is not None
+        return PlannedRoutes({}, dict), 0.0
+    starts = riders.starts(rider)
     kind = tasks.kind[task]
     live = kind != PAD  # live stops come first in every task
     ids = np.asarray(orders.ids, dtype=object)[tasks.order[task][live]].tolist()
-    names = [KIND_NAME[k] for k in kind[live].tolist()]
-    stops = list(map(
-        Stop, names, ids, tasks.lat[task][live].tolist(), tasks.lng[task][live].tolist(),
-        timed.etas[live].tolist(),
-    ))
+    stops = list(zip([KIND_NAME[k] for k in kind[live].tolist()], ids, strict=True))
     ends = np.cumsum(live.sum(axis=1)).tolist()
+    spans = list(zip([0, *ends[:-1]], ends, strict=True))
+    rows = rider.tolist()
+    sequences = {
+        rider_specs[r].rider_id: tuple(stops[start:end])
+        for r, (start, end) in zip(rows, spans, strict=True)
+    }
+    chosen = _Chosen(tasks, task, live, starts, params, riders.vehicles, spans)
+    build = partial(_rider_plans, sequences, rows, chosen, rider_specs, riders.carried_etas)
+    return PlannedRoutes(sequences, build), float(route_metres(tasks, task, starts,
+                                                               params.travel).sum())
+
+
+@dataclass(frozen=True)
+class _Chosen:
+    """The chosen (task, rider) pairs, to time when their routes are first looked up."""
+
+    tasks: Tasks
+    task: IntArray
+    live: BoolArray  # (pairs, stops): the tasks' live stops
+    starts: Starts
+    params: BatchParams
+    vehicles: tuple[str, ...]
+    spans: list[tuple[int, int]]  # each pair's live stops in the flat lists
+
+    def new_stops(self) -> tuple[list[float], list[float], list[float]]:
+        """Latitude, longitude and ETA of every live stop, flat, pair after pair."""
+        timed = evaluate(self.tasks, self.task, self.starts, self.params, self.vehicles,
+                         detail=True)
+        assert timed.etas is not None
+        live = self.live
+        return (self.tasks.lat[self.task][live].tolist(),
+                self.tasks.lng[self.task][live].tolist(), timed.etas[live].tolist())
+
+
+def _rider_plans(
+    sequences: Mapping[str, StopSequence],
+    rows: list[int],
+    chosen: _Chosen,
+    rider_specs: Sequence[RiderSpec],
+    carried_etas: tuple[tuple[float, ...], ...],
+) -> dict[str, RiderPlan]:
+    """The `RiderPlan` of every route: its carried stops, then its new ones, with ETAs."""
+    lats, lngs, etas = chosen.new_stops()
     routes: dict[str, RiderPlan] = {}
-    for r, start, end in zip(rider.tolist(), [0, *ends[:-1]], ends, strict=True):
-        spec = rider_specs[r]
+    for (rider_id, sequence), r, (start, end) in zip(sequences.items(), rows, chosen.spans,
+                                                      strict=True):
         carried = tuple(
             Stop(c.kind, c.order_id, c.lat, c.lng, eta)
-            for c, eta in zip(spec.carried, riders.carried_etas[r], strict=True)
+            for c, eta in zip(rider_specs[r].carried, carried_etas[r], strict=True)
         )
-        new = tuple(stops[start:end])
-        taken = tuple(s.order_id for s in new if s.kind == "pickup")
-        routes[spec.rider_id] = RiderPlan(spec.rider_id, taken, carried + new)
-    return routes, float(timed.cost.sum()), float(timed.travel_m.sum())
+        placed = tuple(
+            Stop(kind, oid, lat, lng, eta)
+            for (kind, oid), lat, lng, eta in zip(
+                sequence, lats[start:end], lngs[start:end], etas[start:end], strict=True)
+        )
+        taken = tuple(oid for kind, oid in sequence if kind == "pickup")
+        routes[rider_id] = RiderPlan(rider_id, taken, carried + placed)
+    return routes
 
 
 def evaluate_plan(

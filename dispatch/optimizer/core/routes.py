@@ -249,7 +249,7 @@ def evaluate(
         _visit_etas(etas, tasks.joins[task])
     metres = None
     if detail or params.distance_weight:
-        metres = _metres(tasks, task, starts, params.travel)
+        metres = route_metres(tasks, task, starts, params.travel)
         cost += params.distance_weight * metres
     return RouteEval(cost, first_s, feasible, clock, metres if detail else None, etas)
 
@@ -260,7 +260,7 @@ def _visit_etas(etas: FloatArray, joins: BoolArray) -> None:
         etas[:, s - 1] = np.where(joins[:, s], etas[:, s], etas[:, s - 1])
 
 
-def _metres(tasks: Tasks, task: IntArray, starts: Starts, model: TravelModel) -> FloatArray:
+def route_metres(tasks: Tasks, task: IntArray, starts: Starts, model: TravelModel) -> FloatArray:
     """Metres each pair's rider rides: to the first stop, then between its task's stops."""
     first = model.distance_m(starts.lat, starts.lng, tasks.lat[task, 0], tasks.lng[task, 0])
     metres: FloatArray = first + tasks.leg_m.sum(axis=1)[task]

@@ -65,3 +65,32 @@ def test_group_riders_are_the_first_of_the_first_members_candidates_that_qualify
 def test_sorted_member_agrees_with_isin(keys: list[int], table: list[int]) -> None:
     k, t = np.array(keys, dtype=np.int64), np.unique(np.array(table, dtype=np.int64))
     assert sorted_member(k, t).tolist() == np.isin(k, t).tolist()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    n_orders=st.integers(2, 60),
+    radius=st.sampled_from([0.0, 400.0, 3000.0]),
+    gap=st.sampled_from([0.0, 300.0, 1e9]),
+)
+def test_candidate_pairs_are_distinct_sorted_ready_first_and_keep_the_pair_rules(
+    seed: int, n_orders: int, radius: float, gap: float
+) -> None:
+    # The flows and the memo see bundles in this order, so it is part of the answer.
+    orders, riders = random_instance(seed, n_orders, 3)
+    params = BatchParams(bundle_pickup_radius_m=radius, bundle_ready_gap_s=gap)
+    batch = prepare(orders, riders, params, NOW)
+    groups = candidate_groups(batch.orders, params)
+    if not groups:
+        return
+    pairs, oa = groups[0], batch.orders
+    rows = [tuple(p) for p in pairs.tolist()]
+    assert rows == sorted(set(rows))
+    rank = np.lexsort((np.arange(oa.count), oa.ready)).argsort()
+    a, b = pairs[:, 0], pairs[:, 1]
+    assert np.all(rank[a] < rank[b])
+    assert np.all(np.abs(oa.ready[a] - oa.ready[b]) <= gap)
+    projected = params.travel.project(oa.pickup_lat, oa.pickup_lng, float(np.mean(oa.pickup_lat)))
+    apart = np.hypot(*(projected[a] - projected[b]).T)
+    assert np.all(apart <= radius + 1e-6)

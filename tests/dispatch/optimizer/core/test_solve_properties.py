@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from dispatch.optimizer.core import (
     BatchParams,
     OrderSpec,
+    Plan,
     RiderSpec,
     evaluate_plan,
     greedy_plan,
@@ -74,3 +75,22 @@ def test_a_batch_is_reproducible_for_a_given_seed(batch: Batch) -> None:
     assert (first.routes, first.unassigned, first.cost) == (
         second.routes, second.unassigned, second.cost
     )
+
+
+@SETTINGS
+@given(batches())
+def test_sequences_are_the_routes_new_stops_read_without_building_them(batch: Batch) -> None:
+    orders, riders, params = batch
+    plan = solve_batch(orders, riders, params, now_s=NOW)
+    sequences = dict(plan.sequences)  # read first, as the replay does
+    carried = {r.rider_id: len(r.carried) for r in riders}
+    assert list(plan.routes) == list(sequences) and len(plan.routes) == len(sequences)
+    for rider_id, route in plan.routes.items():
+        new = route.stops[carried[rider_id]:]
+        assert sequences[rider_id] == tuple((s.kind, s.order_id) for s in new)
+        assert route.order_ids == tuple(o for k, o in sequences[rider_id] if k == "pickup")
+    assert plan.assignment() == {
+        oid: rid for rid, route in plan.routes.items() for oid in route.order_ids
+    }
+    as_dict = Plan(dict(plan.routes), plan.unassigned, plan.cost)
+    assert as_dict.sequences == sequences  # a plan of plain routes reads the same

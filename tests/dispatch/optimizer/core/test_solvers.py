@@ -48,6 +48,17 @@ def test_flows_split_by_component_find_the_same_optimum(
     assert optimum(1) == pytest.approx(optimum(10**9), abs=0.01 * n_orders)
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 50), max_size=80))
+def test_flow_nodes_are_numbered_as_np_unique_numbers_them(values: list[int]) -> None:
+    # The flow's arcs, hence OR-Tools' choice among equally cheap answers, follow this order.
+    index = np.array(values, dtype=np.int64)
+    distinct, position = assignment._distinct(index)
+    expected, inverse = np.unique(index, return_inverse=True)
+    assert distinct.tolist() == expected.tolist()
+    assert position.tolist() == inverse.tolist()
+
+
 def test_the_exact_model_is_used_on_small_batches_and_never_loses() -> None:
     orders, riders = random_instance(11, 30, 20)
     params = BatchParams()
