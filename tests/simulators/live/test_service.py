@@ -64,6 +64,7 @@ def test_a_simulator_killed_with_sigkill_takes_its_service_and_redis_server_with
             # By SIGTERM and the service's own shutdown, not the default action of a signal.
             assert "Application shutdown complete" in log.read_text(encoding="utf-8")
         finally:
+            simulator.kill()  # a failed check before the kill would otherwise wait an hour
             for pid in (service, *redis):
                 if alive(pid):
                     os.kill(pid, signal.SIGKILL)
