@@ -3,6 +3,13 @@ their own, `token` mints access tokens."""
 
 from __future__ import annotations
 
+import os
+
+# The parent as this process first sees it, read before the imports below (a quarter of a
+# second, more on a loaded host): a parent that dies during them is then still noticed by
+# `--exit-with-parent`, which compares it with the parent once the death signal is armed.
+_PARENT_AT_START = os.getppid()
+
 import argparse
 import asyncio
 import sys
@@ -11,6 +18,7 @@ from collections.abc import Sequence
 import uvicorn
 
 from dispatch.auth.tokens import ROLES, TokenSigner, load_or_create_secret
+from dispatch.children import exit_with_parent
 from dispatch.config import Settings, get_settings
 from dispatch.logs import configure_logging
 
@@ -77,13 +85,21 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every verb."""
     parser = argparse.ArgumentParser(prog="dispatch", description=__doc__)
     verbs = parser.add_subparsers(dest="verb", required=True)
-    serve = verbs.add_parser("serve", help="run the service (embedded Redis unless configured)")
+    supervised = argparse.ArgumentParser(add_help=False)
+    supervised.add_argument(
+        "--exit-with-parent", action="store_true",
+        help="stop (as on SIGTERM) when the process that started this one dies, even killed "
+             "with SIGKILL; exit at once if it is gone already (Linux only: elsewhere a "
+             "warning)")
+    serve = verbs.add_parser("serve", parents=[supervised],
+                             help="run the service (embedded Redis unless configured)")
     serve.add_argument("--host", default=None, help="bind address (DISPATCH_HOST)")
     serve.add_argument("--port", type=int, default=None, help="port (DISPATCH_PORT)")
     serve.set_defaults(run=_serve)
     optimizer = verbs.add_parser(
-        "optimizer", help="run the batch loops of some regions as their own process (set "
-        "DISPATCH_OPTIMIZER_EMBEDDED=false on the API workers)")
+        "optimizer", parents=[supervised],
+        help="run the batch loops of some regions as their own process (set "
+             "DISPATCH_OPTIMIZER_EMBEDDED=false on the API workers)")
     optimizer.add_argument("--region", action="append", default=None,
                            help="a region to batch (repeat; default DISPATCH_OPTIMIZER_REGIONS "
                                 "or every service area)")
@@ -104,6 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
+    if getattr(args, "exit_with_parent", False):  # before the verb starts anything
+        exit_with_parent(_PARENT_AT_START)
     code: int = args.run(args, settings)
     return code
 

@@ -94,9 +94,13 @@ async def embedded_service(area_geojson: dict[str, Any], extra_env: dict[str, st
            "DISPATCH_SECRET_KEY": secrets.token_hex(32),
            "DISPATCH_SERVICE_AREAS_PATH": str(areas), **(extra_env or {})}
     log_path = data_dir / "service.log"
+    # --exit-with-parent: a simulator killed outright (SIGKILL) takes the service and its
+    # redis-server with it. The kernel signals when the thread that forked the service
+    # ends: this event loop's, which runs for the whole run (`asyncio.run` in the main thread).
     with log_path.open("wb") as log:
         proc = await asyncio.create_subprocess_exec(
-            *_command("serve", "--port", str(port)), env=env, stdout=log, stderr=log)
+            *_command("serve", "--exit-with-parent", "--port", str(port)), env=env,
+            stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
     try:
         await _wait_ready(url, proc, log_path)
