@@ -28,7 +28,7 @@ from dispatch.optimizer.core.bundling import bundle_options, candidate_groups
 from dispatch.optimizer.core.candidates import Candidates, candidate_edges
 from dispatch.optimizer.core.edges import Edges, concat_edges, price_edges
 from dispatch.optimizer.core.memo import BatchMemo
-from dispatch.optimizer.core.models import OrderSpec, Plan, RiderSpec
+from dispatch.optimizer.core.models import OrderSpec, Plan, RiderSpec, picked_up
 from dispatch.optimizer.core.params import BatchParams
 from dispatch.optimizer.core.plan import build_routes
 from dispatch.optimizer.core.routes import (
@@ -190,8 +190,7 @@ def to_plan(
     routes, travel_m = build_routes(
         batch.tasks, picked.task, picked.rider, batch.orders, batch.riders, riders, params
     )
-    taken = [[oid for kind, oid in stops if kind == "pickup"]
-             for stops in routes.sequences.values()]
+    taken = [picked_up(stops) for stops in routes.sequences.values()]
     assigned = {oid for oids in taken for oid in oids}
     timings = dict(batch.timings)
     timings["total_s"] = time.perf_counter() - t0

@@ -18,6 +18,11 @@ StopKind = Literal["pickup", "dropoff"]
 StopSequence = tuple[tuple[StopKind, str], ...]
 
 
+def picked_up(sequence: StopSequence) -> tuple[str, ...]:
+    """The order ids a stop sequence picks up, in pickup order."""
+    return tuple(oid for kind, oid in sequence if kind == "pickup")
+
+
 def _require(condition: bool, message: str) -> None:
     if not condition:
         raise ValueError(message)
@@ -202,7 +207,4 @@ class Plan:
 
     def assignment(self) -> dict[str, str]:
         """Order id to rider id for every assigned order."""
-        return {
-            oid: rid for rid, stops in self.sequences.items()
-            for kind, oid in stops if kind == "pickup"
-        }
+        return {oid: rid for rid, stops in self.sequences.items() for oid in picked_up(stops)}

@@ -23,6 +23,7 @@ from dispatch.optimizer.core.models import (
     Stop,
     StopKind,
     StopSequence,
+    picked_up,
 )
 from dispatch.optimizer.core.params import BatchParams
 from dispatch.optimizer.core.routes import (
@@ -119,8 +120,7 @@ def _rider_plans(
             for (kind, oid), lat, lng, eta in zip(
                 sequence, lats[start:end], lngs[start:end], etas[start:end], strict=True)
         )
-        taken = tuple(oid for kind, oid in sequence if kind == "pickup")
-        routes[rider_id] = RiderPlan(rider_id, taken, carried + placed)
+        routes[rider_id] = RiderPlan(rider_id, picked_up(sequence), carried + placed)
     return routes
 
 
