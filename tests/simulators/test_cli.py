@@ -28,6 +28,17 @@ def test_replay_writes_the_report_and_ends_with_the_summary_line(
     report = json.loads(out.read_text())
     assert report["delivered"] + len(report["undelivered"]) == 2
     assert report["rule_breaches"] == 0
+    assert report["distance_weight"] == 0.0  # an MDRP instance prices no kilometre
+
+
+def test_the_distance_weight_can_be_set_and_is_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    instance = write_mdrplib(tmp_path / "tiny")
+    out = tmp_path / "report.json"
+    assert main(["replay", "--instance", str(instance), "--distance-weight", "0.05",
+                 "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["distance_weight"] == 0.05
 
 
 def test_compare_runs_every_policy_on_the_same_day(
