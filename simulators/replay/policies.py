@@ -82,8 +82,9 @@ Solver = Callable[..., Plan]
 Policy = Callable[[Sequence[OrderSpec], Sequence[RiderSpec], float], list[Proposal]]
 
 # Seconds of click-to-door a metre ridden is worth on real days: 100 s a kilometre, about
-# 2.5 times what a motorcycle's riding time is priced at (0.3 / 7.5 m/s); the least
-# weight that rides fewer kilometres per order than greedy on every shared real day.
+# 2.5 times what a motorcycle's riding time is priced at (0.3 / 7.5 m/s). With it `full`
+# rides fewer kilometres per order than greedy on all 12 shared real days; with 0.05 it
+# still rode more on day 16 (docs/simulator.md, "The km weight on real days").
 REAL_DAY_DISTANCE_WEIGHT = 0.1
 
 _SOLVERS: dict[str, tuple[Solver, bool]] = {
