@@ -19,6 +19,7 @@ from simulators.evaluate.report import build_report, summary, table
 from simulators.instances import load_instance
 from simulators.live.cli import add_parser as add_simulate
 from simulators.replay import POLICY_NAMES, ReplayConfig, replay
+from simulators.replay.policies import REAL_DAY_DISTANCE_WEIGHT, PolicyTuning
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,6 +35,10 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--interval", type=float, default=ReplayConfig().batch_interval_s,
                          help="seconds between batches")
         cmd.add_argument("--seed", type=int, default=0)
+        cmd.add_argument("--distance-weight", type=float, default=None, metavar="W",
+                         help="price of a metre ridden, in seconds of click-to-door "
+                              f"(default: {REAL_DAY_DISTANCE_WEIGHT} on real days, 0 on MDRP "
+                              "instances)")
         cmd.add_argument("--out", type=Path, help="write the JSON report here")
     add_simulate(sub)  # live mode: `simulate`, defined in simulators/live/cli.py
     return parser
@@ -41,8 +46,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def run_one(instance_dir: Path, policy: str, args: argparse.Namespace) -> dict[str, Any]:
     """Replay one policy on one instance and return its report."""
+    tuning = PolicyTuning(distance_weight=args.distance_weight)
     config = ReplayConfig(policy=policy, estimate_ready=args.estimate_ready,
-                          batch_interval_s=args.interval, seed=args.seed)
+                          batch_interval_s=args.interval, seed=args.seed, tuning=tuning)
     return build_report(replay(load_instance(instance_dir), config))
 
 

@@ -11,6 +11,7 @@ import numpy as np
 from simulators.evaluate.invariants import check_invariants
 from simulators.evaluate.metrics import evaluate
 from simulators.replay import ReplayResult
+from simulators.replay.policies import distance_weight
 
 SUMMARY_KEYS = (
     "instance", "policy", "estimate_ready", "orders", "delivered_share", "undelivered_pct",
@@ -57,6 +58,7 @@ def build_report(result: ReplayResult) -> dict[str, Any]:
         "policy": result.config.policy,
         "estimate_ready": result.config.estimate_ready,
         "batch_interval_s": result.config.batch_interval_s,
+        "distance_weight": distance_weight(result.instance.rules, result.config.tuning),
         "couriers": len(result.instance.couriers),
         **metrics,
         "batches": len(batches),

@@ -39,6 +39,11 @@ class Rules:
         if self.metres_per_minute is not None and self.metres_per_minute <= 0:
             raise ValueError("metres_per_minute must be > 0")
 
+    @property
+    def planar(self) -> bool:
+        """True when coordinates are planar metres and travel is MDRP's whole minutes."""
+        return self.metres_per_minute is not None
+
     def travel(self) -> TravelModel:
         """The travel model these rules prescribe."""
         if self.metres_per_minute is not None:
@@ -95,4 +100,4 @@ class Instance:
     @property
     def planar(self) -> bool:
         """True when coordinates are planar metres (MDRP)."""
-        return self.rules.metres_per_minute is not None
+        return self.rules.planar

@@ -12,8 +12,10 @@ so it never costs more than the greedy plan:
 2. OR-Tools min-cost flow: over single orders when bundling is off (exact for one
    order per rider); with bundling, over the partition of the orders into the
    bundles that save most against the greedy answer plus every other order alone
-   (exact for that partition, and no worse than the single-order flow when no
-   bundle pays);
+   (exact for that partition), and over single orders too unless a lower bound
+   shows that flow cannot be cheaper: bundles chosen by what they save against
+   greedy can cost more than serving every order alone, and the answer must never
+   be worse than the single-order flow's (see `partition.single_flow_bound`);
 3. the whole set-partitioning model (each order and each rider used at most
    once) solved exactly when it is small enough: its LP relaxation with GLOP when
    that is integral, else CP-SAT hinted with the best answer (see `exact`).
@@ -43,7 +45,11 @@ from dispatch.optimizer.core.heap import frozen_heap
 from dispatch.optimizer.core.memo import BatchMemo
 from dispatch.optimizer.core.models import OrderSpec, Plan, RiderSpec
 from dispatch.optimizer.core.params import BatchParams
-from dispatch.optimizer.core.partition import partition_flow, savings_partition
+from dispatch.optimizer.core.partition import (
+    partition_flow,
+    savings_partition,
+    single_flow_bound,
+)
 
 # Time kept back from the CP-SAT budget for turning the answer into a plan.
 _PLAN_RESERVE_S = 0.05
@@ -133,19 +139,29 @@ def _solve(
 
 
 def _flow(batch: Batch, reference: Choice, params: BatchParams) -> tuple[Batch, Choice]:
-    """Min-cost flow over single orders, or over the partition that bundles by saving.
+    """Min-cost flow over single orders, and over the partition that bundles by saving.
 
     Bundles are chosen on their screening prices, then priced in full for the flow; the
-    batch returned carries those prices.
+    batch returned carries those prices. The partition's answer stands when it costs no
+    more than the single-order flow, or than a lower bound on it.
     """
     if batch.bundles == 0:
-        flow = min_cost_assignment(batch.edges, batch.orders.penalty)
-        return batch, choose(batch, flow, "flow")
+        return batch, _single_flow(batch)
     penalty, n = batch.orders.penalty, batch.n_singles
     units = savings_partition(batch.edges, reference.picked, batch.members, penalty, n)
     batch = reprice(batch, params, units)
     index = partition_flow(batch.edges, units, batch.members, penalty, n)
-    return batch, choose(batch, index, "flow+bundles")
+    bundled = choose(batch, index, "flow+bundles")
+    if bundled.cost <= single_flow_bound(batch.edges, penalty, n) + 1e-9:
+        return batch, bundled
+    return batch, _better(bundled, _single_flow(batch))
+
+
+def _single_flow(batch: Batch) -> Choice:
+    """The min-cost flow over single orders alone (exact for one order per rider)."""
+    singles = np.flatnonzero(batch.edges.task < batch.n_singles)
+    index = singles[min_cost_assignment(batch.edges.take(singles), batch.orders.penalty)]
+    return choose(batch, index, "flow")
 
 
 def _exact(batch: Batch, best: Choice, params: BatchParams, deadline: float) -> Choice:
