@@ -124,16 +124,17 @@ def single_flow_bound(edges: Edges, penalty: FloatArray, n_singles: int) -> floa
     amounts for every order beyond the matching. Where riders are contested this is
     close to the flow's cost, at a tenth of its time (Hopcroft-Karp in SciPy).
     """
+    leave = penalty[:n_singles]  # each order's cost of being left out
     single = np.flatnonzero(edges.task < n_singles)
     task, cost = edges.task[single], edges.cost[single]
-    worth = cost < penalty[task]  # the flow never takes an edge dearer than leaving
+    worth = cost < leave[task]  # the flow never takes an edge dearer than leaving
     task, rider, cost = task[worth], edges.rider[single[worth]], cost[worth]
-    cheapest = penalty[:n_singles].copy()
+    cheapest = leave.copy()
     np.minimum.at(cheapest, task, cost)
     bound = float(cheapest.sum())
     left_out = n_singles - _matching_size(task, rider, n_singles)
     if left_out > 0:
-        bound += float(np.partition(penalty[:n_singles] - cheapest, left_out - 1)[:left_out].sum())
+        bound += float(np.partition(leave - cheapest, left_out - 1)[:left_out].sum())
     return bound
 
 
