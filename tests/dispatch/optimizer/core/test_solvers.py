@@ -50,8 +50,8 @@ def test_flows_split_by_component_find_the_same_optimum(
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.integers(0, 50), max_size=80))
-def test_flow_nodes_are_numbered_as_np_unique_numbers_them(values: list[int]) -> None:
-    # The flow's arcs, hence OR-Tools' choice among equally cheap answers, follow this order.
+def test_assignment_nodes_are_numbered_as_np_unique_numbers_them(values: list[int]) -> None:
+    # The assignment's rows and columns are numbered so (the sorted distinct values).
     index = np.array(values, dtype=np.int64)
     distinct, position = assignment._distinct(index)
     expected, inverse = np.unique(index, return_inverse=True)
