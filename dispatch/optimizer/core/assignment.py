@@ -86,35 +86,43 @@ def _distinct(index: IntArray) -> tuple[IntArray, IntArray]:
 
 
 def _solve_part(edges: Edges, penalty: FloatArray) -> IntArray:
-    """The least-cost assignment of one independent part; indices into its `edges`."""
+    """The least-cost assignment of one independent part; indices into its `edges`.
+
+    Row t of the matrix holds task t's edges, soonest rider first, then its leave
+    column; the (task, rider) pairs of a part are distinct.
+    """
     tasks, row = _distinct(edges.task)
     riders, col = _distinct(edges.rider)
     n_t, n_r = len(tasks), len(riders)
+    rank, count = _rank_within(row, edges.first_s, n_t)
     weight = _tie_broken(
-        np.rint(edges.cost * COST_SCALE), np.rint(penalty[tasks] * COST_SCALE),
-        _rank_within(row, edges.first_s, n_t),
+        np.rint(edges.cost * COST_SCALE), np.rint(penalty[tasks] * COST_SCALE), rank
     )
-    n_cols = n_r + n_t  # the part's riders, then each task's column for leaving it out
-    key = np.concatenate([row * n_cols + col, np.arange(n_t) * (n_cols + 1) + n_r])
-    order = np.lexsort((weight, key))
-    first = np.r_[True, np.diff(key[order]) != 0]  # a pair given twice: its cheaper edge
-    order = order[first]
-    indptr = np.searchsorted(key[order] // n_cols, np.arange(n_t + 1))
-    matrix = csr_matrix((weight[order], key[order] % n_cols, indptr), shape=(n_t, n_cols))
-    matched_row, matched_col = min_weight_full_bipartite_matching(matrix)
-    served = matched_col < n_r
-    position = np.searchsorted(key[order], matched_row[served] * n_cols + matched_col[served])
-    used: IntArray = np.sort(order[position])
+    indptr = np.zeros(n_t + 1, dtype=np.int64)
+    np.cumsum(count + 1, out=indptr[1:])
+    slot = np.concatenate([indptr[row] + rank, indptr[1:] - 1])  # edges, then leave columns
+    data, indices = np.empty(len(slot)), np.empty(len(slot), dtype=np.int64)
+    data[slot] = weight
+    indices[slot] = np.concatenate([col, n_r + np.arange(n_t)])
+    matrix = csr_matrix((data, indices, indptr), shape=(n_t, n_r + n_t))
+    _, matched = min_weight_full_bipartite_matching(matrix)  # rows come back in order
+    used: IntArray = np.flatnonzero(col == matched[row])
     return used
 
 
-def _rank_within(row: IntArray, first_s: FloatArray, n_rows: int) -> IntArray:
-    """Each edge's rank among its task's edges by time to the first stop (0: soonest)."""
-    order = np.lexsort((first_s, row))
-    start = np.searchsorted(row[order], np.arange(n_rows))
+def _rank_within(row: IntArray, first_s: FloatArray, n_rows: int) -> tuple[IntArray, IntArray]:
+    """Each edge's rank among its task's edges by time to the first stop (0: soonest),
+    and how many edges each task has."""
+    by_time = np.argsort(first_s, kind="stable")
+    rows = row[by_time]
+    # A stable sort of small integers is a radix sort in NumPy: linear time.
+    narrow = rows.astype(np.uint16) if n_rows <= np.iinfo(np.uint16).max else rows
+    order = by_time[np.argsort(narrow, kind="stable")]
+    count = np.bincount(row, minlength=n_rows)
+    start = np.cumsum(count) - count
     rank = np.empty(len(row), dtype=np.int64)
     rank[order] = np.arange(len(row)) - start[row[order]]
-    return rank
+    return rank, count
 
 
 def _tie_broken(cost: FloatArray, leave: FloatArray, rank: IntArray) -> FloatArray:
