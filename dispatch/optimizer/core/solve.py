@@ -143,13 +143,16 @@ def _flow(batch: Batch, reference: Choice, params: BatchParams) -> tuple[Batch, 
 
     Bundles are chosen on their screening prices, then priced in full for the flow; the
     batch returned carries those prices. The partition's answer stands when it costs no
-    more than the single-order flow, or than a lower bound on it.
+    more than the single-order flow, or than a lower bound on it. When no bundle saves
+    anything the partition is every order alone, and only the single-order flow is solved.
     """
     if batch.bundles == 0:
         return batch, _single_flow(batch)
     penalty, n = batch.orders.penalty, batch.n_singles
     units = savings_partition(batch.edges, reference.picked, batch.members, penalty, n)
     batch = reprice(batch, params, units)
+    if len(units) == 0:  # every order on its own: the partition's flow is the single-order flow
+        return batch, _single_flow(batch)
     index = partition_flow(batch.edges, units, batch.members, penalty, n)
     bundled = choose(batch, index, "flow+bundles")
     if bundled.cost <= single_flow_bound(batch.edges, penalty, n) + 1e-9:
