@@ -12,7 +12,9 @@ improve on the single-order min-cost flow:
   against the reference's poorer choices can make it costlier than the single-order
   flow, so the caller compares the two unless `single_flow_bound` settles it.
 
-`dispatch.optimizer.core.exact` solves the whole model when it is small enough.
+`dispatch.optimizer.core.exact` solves the whole model when it is small enough;
+`single_answer_is_optimal` proves, by LP duality, when a one-order-per-rider answer
+already is its optimum, so that the exact solve can be skipped.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import maximum_bipartite_matching
 
-from dispatch.optimizer.core.assignment import min_cost_assignment
+from dispatch.optimizer.core.assignment import COST_SCALE, min_cost_assignment
 from dispatch.optimizer.core.bundle_edges import member_penalty
 from dispatch.optimizer.core.edges import Edges
 from dispatch.optimizer.core.routes import IntArray
@@ -145,3 +147,65 @@ def _matching_size(task: IntArray, rider: IntArray, n_tasks: int) -> int:
     graph = csr_matrix((np.ones(len(task), dtype=np.int8), (task, rider)),
                        shape=(n_tasks, int(rider.max()) + 1))
     return int(np.count_nonzero(maximum_bipartite_matching(graph, perm_type="column") >= 0))
+
+
+# Rounds of raising riders' prices before `single_answer_is_optimal` gives up (each is one
+# pass over the edges; the prices of a real day's batch settle in a handful).
+_PRICE_ROUNDS = 64
+
+
+def single_answer_is_optimal(
+    edges: Edges, picked: Edges, members: IntArray, penalty: FloatArray, n_singles: int,
+    n_riders: int,
+) -> bool:
+    """Whether a one-order-per-rider answer is optimal for the whole model, bundles too.
+
+    LP duality, on the integer costs the flow solves (1/100 s): give every rider, and
+    every order's leave-out option, a price y >= 0, zero where unused; an order's price
+    is what it pays in the answer plus the price of what it uses. If no single-order
+    edge costs less than its order's price minus its rider's, the answer is optimal
+    among single-order answers; if no bundle edge costs less than its members' prices
+    minus its rider's either, those prices are feasible for the dual of the whole
+    set-partitioning LP at the answer's cost, so the answer is optimal for it, and for
+    the 0-1 model. The prices tried are the lowest that make every single-order edge
+    hold (raised round by round, as Bellman-Ford does, at most `_PRICE_ROUNDS` times),
+    which keeps the members' prices as low as they can be. False proves nothing: an
+    answer that is not optimal, prices that did not settle, or a bundle that beats them.
+    """
+    if picked.count and int(picked.task.max()) >= n_singles:
+        return False  # an answer with bundles: nothing to prove here
+    leave = np.rint(penalty[:n_singles] * COST_SCALE)
+    column = n_riders + np.arange(n_singles)  # what each order uses: its leave-out option
+    paid = leave.copy()
+    column[picked.task] = picked.rider
+    paid[picked.task] = np.rint(picked.cost * COST_SCALE)
+    served = np.zeros(n_singles, dtype=bool)
+    served[picked.task] = True
+    single = np.flatnonzero(edges.task < n_singles)
+    task, rider = edges.task[single], edges.rider[single]
+    unused = rider != column[task]
+    task, rider = task[unused], rider[unused]
+    # Each unused option k of order t asks price[k] >= price[column[t]] - slack.
+    src = np.concatenate([rider, n_riders + np.flatnonzero(served)])
+    dst = column[np.concatenate([task, np.flatnonzero(served)])]
+    slack = np.concatenate([np.rint(edges.cost[single[unused]] * COST_SCALE) - paid[task],
+                            (leave - paid)[served]])
+    price = np.zeros(n_riders + n_singles)
+    for _ in range(_PRICE_ROUNDS):
+        raised = price.copy()
+        np.maximum.at(raised, src, price[dst] - slack)
+        if np.array_equal(raised, price):
+            break
+        price = raised
+    else:
+        return False
+    free = np.ones(n_riders + n_singles, dtype=bool)
+    free[column] = False
+    if np.any(price[free] > 0):
+        return False  # an unused rider or leave-out would have to be priced: not optimal
+    order_price = paid + price[column]
+    bundle = np.flatnonzero(edges.task >= n_singles)
+    rows = members[edges.task[bundle]]
+    member_price = np.where(rows >= 0, order_price[np.maximum(rows, 0)], 0.0).sum(axis=1)
+    reduced = np.rint(edges.cost[bundle] * COST_SCALE) - member_price + price[edges.rider[bundle]]
+    return bool(np.all(reduced >= 0))

@@ -9,8 +9,9 @@ and only the solvers' own work limits apply), and returns the cheapest on the sh
 so it never costs more than the greedy plan:
 
 1. greedy nearest-rider (the baseline, always computed);
-2. OR-Tools min-cost flow: over single orders when bundling is off (exact for one
-   order per rider); with bundling, over the partition of the orders into the
+2. the least-cost one-task-per-rider assignment ("flow"; SciPy's sparse LAPJV, see
+   `assignment`): over single orders when bundling is off (exact for one order per
+   rider); with bundling, over the partition of the orders into the
    bundles that save most against the greedy answer plus every other order alone
    (exact for that partition), and over single orders too unless a lower bound
    shows that flow cannot be cheaper: bundles chosen by what they save against
@@ -48,6 +49,7 @@ from dispatch.optimizer.core.params import BatchParams
 from dispatch.optimizer.core.partition import (
     partition_flow,
     savings_partition,
+    single_answer_is_optimal,
     single_flow_bound,
 )
 
@@ -170,9 +172,13 @@ def _single_flow(batch: Batch) -> Choice:
 def _exact(batch: Batch, best: Choice, params: BatchParams, deadline: float) -> Choice:
     """The set-partitioning model solved exactly (hinted with `best`) within the time left.
 
-    Deterministic batches give it the whole `time_limit_s`, counted in the solvers'
-    own work units rather than seconds.
+    Not solved when `best` serves one order per rider and LP duality already proves it
+    optimal (`single_answer_is_optimal`). Deterministic batches give it the whole
+    `time_limit_s`, counted in the solvers' own work units rather than seconds.
     """
+    if single_answer_is_optimal(batch.edges, best.picked, batch.members, batch.orders.penalty,
+                                batch.n_singles, batch.riders.count):
+        return best
     if params.deterministic:
         budget = params.time_limit_s
     else:
