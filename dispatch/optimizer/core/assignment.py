@@ -5,10 +5,12 @@ the columns are the riders, then one column per task standing for leaving it out
 its penalty, so a full matching of the rows always exists and a task stays
 unassigned only when that is cheaper. SciPy's LAPJVsp
 (`min_weight_full_bipartite_matching`) solves it on the sparse candidate graph, in
-under half the time OR-Tools' min-cost flow took on the same graphs (see
-docs/optimizer.md). Costs are scaled to integers (1/100 s), which bounds the rounding
-gap to 0.005 per task; among equally cheap answers, one whose tasks take their sooner
-riders (by time to the first stop) is preferred.
+half to two thirds of the time OR-Tools' min-cost flow takes, up to `_LAPJV_MAX_TASKS`
+tasks a part; larger parts go to that flow (source -> task -> rider -> sink, and
+task -> sink at the penalty), which scales better. Costs are scaled to integers
+(1/100 s), which bounds the rounding gap to 0.005 per task; with LAPJV, among equally
+cheap answers, one whose tasks take their sooner riders (by time to the first stop) is
+preferred.
 
 The nearest-rider rule is the baseline every optimizer result is measured
 against: orders are taken oldest first; each goes to the free candidate rider that
@@ -18,6 +20,7 @@ reaches its pickup soonest, on the same candidate graph and feasibility rules.
 from __future__ import annotations
 
 import numpy as np
+from ortools.graph.python import min_cost_flow
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components, min_weight_full_bipartite_matching
 
@@ -27,6 +30,15 @@ from geo.distance import FloatArray
 
 COST_SCALE = 100.0
 _PART_TASKS = 500
+# Parts with more tasks than this go to OR-Tools' min-cost flow, which scales better: on
+# day 8's 19:00-20:00 hour LAPJV took 0.51-0.70 of its time up to 800 tasks a part, 0.83
+# at 800-900 and 0.96 at 900-1,000, and the whole day, whose evening parts are larger,
+# gained nothing from LAPJV alone (docs/simulator.md, session 12).
+_LAPJV_MAX_TASKS = 800
+
+
+class AssignmentError(RuntimeError):
+    """The min-cost flow solver did not return an optimal solution."""
 
 
 def min_cost_assignment(edges: Edges, penalty: FloatArray) -> IntArray:
@@ -86,12 +98,19 @@ def _distinct(index: IntArray) -> tuple[IntArray, IntArray]:
 
 
 def _solve_part(edges: Edges, penalty: FloatArray) -> IntArray:
-    """The least-cost assignment of one independent part; indices into its `edges`.
+    """The least-cost assignment of one independent part; indices into its `edges`."""
+    tasks, row = _distinct(edges.task)
+    if len(tasks) > _LAPJV_MAX_TASKS:
+        return _min_cost_flow(edges, penalty, tasks, row)
+    return _lapjv(edges, penalty, tasks, row)
+
+
+def _lapjv(edges: Edges, penalty: FloatArray, tasks: IntArray, row: IntArray) -> IntArray:
+    """SciPy's sparse LAPJV, ties to sooner riders.
 
     Row t of the matrix holds task t's edges, soonest rider first, then its leave
     column; the (task, rider) pairs of a part are distinct.
     """
-    tasks, row = _distinct(edges.task)
     riders, col = _distinct(edges.rider)
     n_t, n_r = len(tasks), len(riders)
     rank, count = _rank_within(row, edges.first_s, n_t)
@@ -107,6 +126,34 @@ def _solve_part(edges: Edges, penalty: FloatArray) -> IntArray:
     matrix = csr_matrix((data, indices, indptr), shape=(n_t, n_r + n_t))
     _, matched = min_weight_full_bipartite_matching(matrix)  # rows come back in order
     used: IntArray = np.flatnonzero(col == matched[row])
+    return used
+
+
+def _min_cost_flow(edges: Edges, penalty: FloatArray, tasks: IntArray, task_node: IntArray
+                   ) -> IntArray:
+    """OR-Tools' min-cost flow: source -> task (capacity 1) -> rider (capacity 1, the
+    edge's cost) -> sink, and task -> sink at the task's penalty. Ties are the solver's."""
+    riders, rider_node = _distinct(edges.rider)
+    n_t, n_r, n_e = len(tasks), len(riders), edges.count
+    source, sink = n_t + n_r, n_t + n_r + 1
+    t_nodes = np.arange(n_t)
+    tails = np.concatenate([np.full(n_t, source), task_node, t_nodes, n_t + np.arange(n_r)])
+    heads = np.concatenate([t_nodes, n_t + rider_node, np.full(n_t, sink), np.full(n_r, sink)])
+    costs = np.concatenate([np.zeros(n_t), edges.cost, penalty[tasks], np.zeros(n_r)])
+    flow = min_cost_flow.SimpleMinCostFlow()
+    flow.add_arcs_with_capacity_and_unit_cost(
+        tails.astype(np.int32),
+        heads.astype(np.int32),
+        np.ones(len(tails), dtype=np.int64),
+        np.rint(costs * COST_SCALE).astype(np.int64),
+    )
+    supplies = np.zeros(sink + 1, dtype=np.int64)
+    supplies[source], supplies[sink] = n_t, -n_t
+    flow.set_nodes_supplies(np.arange(sink + 1, dtype=np.int32), supplies)
+    status = flow.solve()
+    if status != flow.OPTIMAL:
+        raise AssignmentError(f"min-cost flow ended with status {status}")
+    used: IntArray = np.flatnonzero(flow.flows(np.arange(n_t, n_t + n_e, dtype=np.int32)) > 0)
     return used
 
 

@@ -1,5 +1,6 @@
-"""`min_cost_assignment`: the least-cost assignment (checked against SciPy's dense solver),
-valid, and among equally cheap answers the one whose tasks take their sooner riders."""
+"""`min_cost_assignment`: the least-cost assignment (checked against SciPy's dense solver)
+by either solver, valid, and with LAPJV among equally cheap answers the one whose tasks
+take their sooner riders."""
 
 from __future__ import annotations
 
@@ -66,6 +67,23 @@ def test_the_assignment_is_valid_and_as_cheap_as_the_dense_solvers(
     assert len(set(edges.task[chosen].tolist())) == len(chosen)
     assert len(set(edges.rider[chosen].tolist())) == len(chosen)
     assert np.all(edges.cost[chosen] < penalty[edges.task[chosen]])
+    assert _cost(edges, penalty, chosen) == pytest.approx(_dense_optimum(edges, penalty),
+                                                          abs=0.005 * len(penalty) + 1e-9)
+
+
+@settings(max_examples=100, deadline=None)
+@given(problems())
+def test_parts_too_large_for_lapjv_get_the_same_optimum_from_the_flow(
+    case: tuple[Edges, np.ndarray],
+) -> None:
+    edges, penalty = case
+    original = assignment._LAPJV_MAX_TASKS
+    assignment._LAPJV_MAX_TASKS = 0  # every part to OR-Tools' min-cost flow
+    try:
+        chosen = min_cost_assignment(edges, penalty)
+    finally:
+        assignment._LAPJV_MAX_TASKS = original
+    assert len(set(edges.rider[chosen].tolist())) == len(chosen)
     assert _cost(edges, penalty, chosen) == pytest.approx(_dense_optimum(edges, penalty),
                                                           abs=0.005 * len(penalty) + 1e-9)
 
