@@ -58,32 +58,21 @@ def problems(draw: st.DrawFn) -> tuple[Edges, np.ndarray]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(problems())
+@given(problems(), st.sampled_from([12, 0]))
 def test_the_assignment_is_valid_and_as_cheap_as_the_dense_solvers(
-    case: tuple[Edges, np.ndarray],
+    case: tuple[Edges, np.ndarray], lapjv_max_tasks: int
 ) -> None:
-    edges, penalty = case
-    chosen = min_cost_assignment(edges, penalty)
-    assert len(set(edges.task[chosen].tolist())) == len(chosen)
-    assert len(set(edges.rider[chosen].tolist())) == len(chosen)
-    assert np.all(edges.cost[chosen] < penalty[edges.task[chosen]])
-    assert _cost(edges, penalty, chosen) == pytest.approx(_dense_optimum(edges, penalty),
-                                                          abs=0.005 * len(penalty) + 1e-9)
-
-
-@settings(max_examples=100, deadline=None)
-@given(problems())
-def test_parts_too_large_for_lapjv_get_the_same_optimum_from_the_flow(
-    case: tuple[Edges, np.ndarray],
-) -> None:
+    # 12 tasks at most: every part to LAPJV; 0: every part to OR-Tools' min-cost flow.
     edges, penalty = case
     original = assignment._LAPJV_MAX_TASKS
-    assignment._LAPJV_MAX_TASKS = 0  # every part to OR-Tools' min-cost flow
+    assignment._LAPJV_MAX_TASKS = lapjv_max_tasks
     try:
         chosen = min_cost_assignment(edges, penalty)
     finally:
         assignment._LAPJV_MAX_TASKS = original
+    assert len(set(edges.task[chosen].tolist())) == len(chosen)
     assert len(set(edges.rider[chosen].tolist())) == len(chosen)
+    assert np.all(edges.cost[chosen] < penalty[edges.task[chosen]])
     assert _cost(edges, penalty, chosen) == pytest.approx(_dense_optimum(edges, penalty),
                                                           abs=0.005 * len(penalty) + 1e-9)
 
