@@ -32,8 +32,8 @@ COST_SCALE = 100.0
 _PART_TASKS = 500
 # Parts with more tasks than this go to OR-Tools' min-cost flow, which scales better: on
 # day 8's 19:00-20:00 hour LAPJV took 0.51-0.70 of its time up to 800 tasks a part, 0.83
-# at 800-900 and 0.96 at 900-1,000, and the whole day, whose evening parts are larger,
-# gained nothing from LAPJV alone (docs/simulator.md, session 12).
+# at 800-900 and 0.96 at 900-1,000, its worst flows 1.4 times slower at ~900 tasks
+# (docs/simulator.md, session 12).
 _LAPJV_MAX_TASKS = 800
 
 
