@@ -1,4 +1,4 @@
-"""One task per rider: at least cost (SciPy's sparse LAPJV), or by the nearest-rider rule.
+"""One task per rider: at least cost (LAPJV, or a min-cost flow on large parts), or greedily.
 
 The least-cost assignment is a rectangular assignment problem: each task is a row,
 the columns are the riders, then one column per task standing for leaving it out at
