@@ -179,15 +179,14 @@ def single_answer_is_optimal(
     paid = leave.copy()
     column[picked.task] = picked.rider
     paid[picked.task] = np.rint(picked.cost * COST_SCALE)
-    served = np.zeros(n_singles, dtype=bool)
-    served[picked.task] = True
+    served = np.sort(picked.task)
     single = np.flatnonzero(edges.task < n_singles)
     task, rider = edges.task[single], edges.rider[single]
     unused = rider != column[task]
     task, rider = task[unused], rider[unused]
     # Each unused option k of order t asks price[k] >= price[column[t]] - slack.
-    src = np.concatenate([rider, n_riders + np.flatnonzero(served)])
-    dst = column[np.concatenate([task, np.flatnonzero(served)])]
+    src = np.concatenate([rider, n_riders + served])
+    dst = column[np.concatenate([task, served])]
     slack = np.concatenate([np.rint(edges.cost[single[unused]] * COST_SCALE) - paid[task],
                             (leave - paid)[served]])
     price = np.zeros(n_riders + n_singles)

@@ -152,9 +152,9 @@ def _flow(batch: Batch, reference: Choice, params: BatchParams) -> tuple[Batch, 
         return batch, _single_flow(batch)
     penalty, n = batch.orders.penalty, batch.n_singles
     units = savings_partition(batch.edges, reference.picked, batch.members, penalty, n)
-    batch = reprice(batch, params, units)
     if len(units) == 0:  # every order on its own: the partition's flow is the single-order flow
         return batch, _single_flow(batch)
+    batch = reprice(batch, params, units)
     index = partition_flow(batch.edges, units, batch.members, penalty, n)
     bundled = choose(batch, index, "flow+bundles")
     if bundled.cost <= single_flow_bound(batch.edges, penalty, n) + 1e-9:
